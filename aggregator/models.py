@@ -16,6 +16,7 @@ class Feed:
     language: str | None = None
     tags: tuple[str, ...] = ()
     allow_private: bool = False
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,254 @@
+"""What to follow (feeds.yaml) and how to run (Settings), each validated once, at load time.
+
+Precedence for settings: command-line flag > ``AGGREGATOR_*`` environment variable > default.
+Every problem is a :class:`ConfigError` naming the file, the feed, the key and the line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from aggregator.errors import ConfigError
+from aggregator.models import Feed
+
+FEED_KEYS = ("name", "url", "language", "tags", "allow_private", "enabled")
+TOP_KEYS = ("feeds",)
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the aggregator runs. Every field can be set as ``AGGREGATOR_<FIELD>``."""
+
+    db: Path = Path("data/aggregator.db")
+    feeds: Path = Path("feeds.yaml")
+    model: str = "minilm"
+    entities: Path = Path("data/entities.yaml")
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    feed_deadline: float = 60.0
+    run_deadline: float = 600.0
+    max_feed_bytes: int = 10_000_000
+    max_page_bytes: int = 5_000_000
+    max_redirects: int = 5
+    page_workers: int = 8
+    per_host: int = 2
+    pause_after: int = 10
+    backoff_base: float = 300.0
+    backoff_max: float = 86_400.0
+    story_window_days: float = 7.0
+    reader_language: str = "en"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.db.with_name(self.db.name + ".lock")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``AGGREGATOR_*`` variables, then explicit (non-None) overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(f"AGGREGATOR_{spec.name.upper()}")
+            if raw is not None and raw != "":
+                values[spec.name] = _coerce(spec.name, spec.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"setting {spec.name} must be positive, got {value}")
+
+
+def _coerce(name: str, kind: Any, raw: str) -> Any:
+    source = f"environment variable AGGREGATOR_{name.upper()}"
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name == "int":
+            return int(raw)
+        if kind_name == "float":
+            return float(raw)
+        if kind_name == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: expected a {kind_name}, got {raw!r}") from exc
+    return raw
+
+
+def settings_help() -> list[tuple[str, str, str]]:
+    """(environment variable, default, type) for every setting, for the CLI and the README."""
+    return [
+        (f"AGGREGATOR_{spec.name.upper()}", str(spec.default), str(spec.type))
+        for spec in fields(Settings)
+    ]
+
+
+@dataclass(frozen=True)
+class FeedList:
+    """The validated content of feeds.yaml."""
+
+    path: Path
+    feeds: tuple[Feed, ...] = field(default_factory=tuple)
+
+    def by_name(self, name: str) -> Feed:
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        raise ConfigError(f"{self.path}: no feed named {name!r}")
+
+
+def check_url(url: str) -> str | None:
+    """Why ``url`` cannot be a feed address, or None when it is fine."""
+    if not isinstance(url, str) or not url.strip():
+        return "is empty"
+    if any(ch.isspace() for ch in url.strip()):
+        return "contains whitespace"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"must start with http:// or https://, not {parts.scheme or 'nothing'}:"
+    if not parts.hostname:
+        return "has no host"
+    if port == 0:
+        return "has port 0"
+    return None
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _scalar(node: yaml.Node) -> Any:
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_feeds(path: Path) -> FeedList:
+    """Read and validate feeds.yaml. Any mistake is a ConfigError naming file, feed, key and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: feed list not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the feed list: {exc}") from exc
+    return parse_feeds(text, path)
+
+
+def parse_feeds(text: str, path: Path) -> FeedList:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if root is None:
+        return FeedList(path, ())
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{path}:{_line(root)}: expected a mapping with a 'feeds' list")
+    feeds_node: yaml.Node | None = None
+    for key_node, value_node in root.value:
+        key = key_node.value
+        if key not in TOP_KEYS:
+            raise ConfigError(f"{path}:{_line(key_node)}: unknown key {key!r}{_suggest(key, TOP_KEYS)}")
+        feeds_node = value_node
+    if feeds_node is None or (isinstance(feeds_node, yaml.ScalarNode) and not feeds_node.value):
+        return FeedList(path, ())
+    if not isinstance(feeds_node, yaml.SequenceNode):
+        raise ConfigError(f"{path}:{_line(feeds_node)}: 'feeds' must be a list")
+    feeds: list[Feed] = []
+    names: dict[str, int] = {}
+    urls: dict[str, str] = {}
+    for index, item in enumerate(feeds_node.value, start=1):
+        feed = _feed(item, index, path)
+        where = f"{path}:{_line(item)}: feed {feed.name!r}"
+        if feed.name in names:
+            raise ConfigError(f"{where}: duplicate name (first defined at line {names[feed.name]})")
+        url_key = feed.url.rstrip("/").lower()
+        if url_key in urls:
+            raise ConfigError(f"{where}: key 'url': duplicate of feed {urls[url_key]!r}")
+        names[feed.name] = _line(item)
+        urls[url_key] = feed.name
+        feeds.append(feed)
+    return FeedList(path, tuple(feeds))
+
+
+def _suggest(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+
+
+def _feed(node: yaml.Node, index: int, path: Path) -> Feed:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{_line(node)}: feed #{index} must be a mapping of keys")
+    raw: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        raw[key_node.value] = _scalar(value_node)
+        lines[key_node.value] = _line(key_node)
+    name = raw.get("name")
+    label = f"feed {name!r}" if isinstance(name, str) and name.strip() else f"feed #{index}"
+
+    def fail(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{path}:{lines.get(key, _line(node))}: {label}: key {key!r}: {why}")
+
+    for key in raw:
+        if key not in FEED_KEYS:
+            raise fail(key, f"unknown key{_suggest(key, FEED_KEYS)}")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name", "is required and must be text")
+    url = raw.get("url")
+    if url is None:
+        raise fail("url", "is required")
+    problem = check_url(url) if isinstance(url, str) else "must be text"
+    if problem:
+        raise fail("url", f"{url!r} {problem}")
+    language = raw.get("language")
+    if language is not None and (not isinstance(language, str) or not LANGUAGE_RE.match(language)):
+        raise fail("language", f"{language!r} is not a language code such as 'en' or 'hi'")
+    tags = raw.get("tags", [])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) and TAG_RE.match(t) for t in tags):
+        raise fail("tags", "must be a list of short lower-case words")
+    for flag in ("allow_private", "enabled"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            raise fail(flag, "must be true or false")
+    return Feed(
+        name=name.strip(),
+        url=url.strip(),
+        language=language,
+        tags=tuple(tags),
+        allow_private=bool(raw.get("allow_private", False)),
+        enabled=bool(raw.get("enabled", True)),
+    )
+
+
+def dump_feeds(feeds: list[Feed] | tuple[Feed, ...]) -> str:
+    """feeds.yaml text for ``feeds``, in the same shape :func:`parse_feeds` reads."""
+    items: list[dict[str, Any]] = []
+    for feed in feeds:
+        item: dict[str, Any] = {"name": feed.name, "url": feed.url}
+        if feed.language:
+            item["language"] = feed.language
+        if feed.tags:
+            item["tags"] = list(feed.tags)
+        if feed.allow_private:
+            item["allow_private"] = True
+        if not feed.enabled:
+            item["enabled"] = False
+        items.append(item)
+    return yaml.safe_dump({"feeds": items}, allow_unicode=True, sort_keys=False, width=100)
