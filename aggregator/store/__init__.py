@@ -1,0 +1,449 @@
+"""The only module that speaks SQL. SQLite through sqlite-utils, in WAL mode.
+
+Writers keep transactions short (one feed, one batch of embeddings, one batch of assignments), so
+readers (the dashboard, the CLI) never wait long and never see "database is locked": WAL lets them
+read while a refresh writes, and a busy timeout covers the brief checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlite_utils
+
+from aggregator.errors import StorageError
+from aggregator.models import Article, Feed, Mention
+from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
+from aggregator.text import content_hash
+from aggregator.urls import url_key
+
+BUSY_TIMEOUT_MS = 15_000
+Vector = npt.NDArray[np.float32]
+
+
+def iso(moment: datetime) -> str:
+    """UTC timestamps stored as sortable text: 2024-04-26T09:40:00Z."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def to_blob(vector: Vector) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_blob(blob: bytes) -> Vector:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def guid_key(source: str, guid: str | None) -> str | None:
+    return f"{source}\x1f{guid.strip()}" if guid and guid.strip() else None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about a feed between runs."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    consecutive_failures: int = 0
+    next_due: datetime | None = None
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    """An article as the clustering needs it: text, time, source, vectors, entities."""
+
+    article_id: int
+    story_id: int | None
+    source: str
+    language: str | None
+    published: datetime
+    title: str
+    text: str
+    title_vector: Vector
+    body_vector: Vector
+    entities: frozenset[str]
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every user of the database needs."""
+    try:
+        if readonly:
+            if not path.exists():
+                raise StorageError(f"database {path} does not exist: run `aggregator refresh`")
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.row_factory = sqlite3.Row
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot open database {path}: {exc}") from exc
+
+
+class Store:
+    """Writes for the refresh and imports; reads live in :mod:`aggregator.store.read`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.db = sqlite_utils.Database(self.conn)
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot start a write on {self.path}: {exc}") from exc
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot commit to {self.path}: {exc}") from exc
+
+    def migrate(self) -> None:
+        try:
+            version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} has schema version {version}, newer than this aggregator "
+                    f"({SCHEMA_VERSION}); upgrade the aggregator"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                with self.transaction() as conn:
+                    for statement in _statements(MIGRATIONS[number]):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number + 1}")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot migrate {self.path}: {exc}") from exc
+
+    # feeds ----------------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[Feed]) -> None:
+        """Make the feeds table list the configured feeds, keeping their state."""
+        with self.transaction() as conn:
+            for feed in feeds:
+                conn.execute(
+                    "INSERT INTO feeds (name, url, language, tags) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET url = excluded.url, "
+                    "language = excluded.language, tags = excluded.tags",
+                    (feed.name, feed.url, feed.language, json.dumps(list(feed.tags))),
+                )
+
+    def feed_state(self, name: str) -> FeedState:
+        row = self.conn.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return FeedState(name)
+        return FeedState(
+            name=name,
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            consecutive_failures=row["consecutive_failures"],
+            next_due=parse_iso(row["next_due"]),
+            paused=bool(row["paused"]),
+        )
+
+    def record_feed(self, conn: sqlite3.Connection, name: str, **values: Any) -> None:
+        """Update a feed row inside the caller's transaction."""
+        if not values:
+            return
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        conn.execute(f"UPDATE feeds SET {assignments} WHERE name = ?", (*values.values(), name))
+
+    def update_feed(self, name: str, **values: Any) -> None:
+        with self.transaction() as conn:
+            self.record_feed(conn, name, **values)
+
+    def reset_feeds(self, names: Sequence[str] | None = None) -> int:
+        """Un-pause feeds and forget their failures; all feeds when ``names`` is None."""
+        with self.transaction() as conn:
+            where, params = ("", ()) if not names else (
+                f" WHERE name IN ({', '.join('?' * len(names))})", tuple(names))
+            cursor = conn.execute(
+                "UPDATE feeds SET paused = 0, consecutive_failures = 0, next_due = NULL" + where,
+                params,
+            )
+            return int(cursor.rowcount)
+
+    # articles -------------------------------------------------------------------------------
+
+    def known_urls(self, urls: Iterable[str]) -> set[str]:
+        """Which of ``urls`` (by normalised key) are already stored."""
+        keys = {url_key(u): u for u in urls}
+        found: set[str] = set()
+        items = list(keys)
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            rows = self.conn.execute(
+                f"SELECT url_key FROM articles WHERE url_key IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(keys[row[0]] for row in rows)
+        return found
+
+    def known_guids(self, source: str, guids: Iterable[str]) -> set[str]:
+        wanted = {guid_key(source, g): g for g in guids if g}
+        found: set[str] = set()
+        items = [k for k in wanted if k]
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            rows = self.conn.execute(
+                f"SELECT guid_key FROM articles WHERE guid_key IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(wanted[row[0]] for row in rows)
+        return found
+
+    def insert_articles(
+        self,
+        conn: sqlite3.Connection,
+        articles: Sequence[tuple[Article, Sequence[Mention]]],
+        *,
+        fetched: datetime,
+    ) -> list[int]:
+        """Insert new articles inside the caller's transaction; duplicates are skipped.
+
+        A duplicate shares the normalised URL, the (source, GUID) pair, or the content hash of an
+        article already stored. Returns the ids of the articles actually inserted.
+        """
+        inserted: list[int] = []
+        for article, mentions in articles:
+            digest = content_hash(article.title, article.text)
+            if conn.execute(
+                "SELECT 1 FROM articles WHERE content_hash = ? AND source = ? LIMIT 1",
+                (digest, article.source),
+            ).fetchone():
+                continue
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO articles (url, url_key, guid_key, content_hash, source, "
+                "external_id, title, summary, text, author, published, fetched, language, image, "
+                "summary_only, extract_method, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.url,
+                    url_key(article.url),
+                    guid_key(article.source, article.guid),
+                    digest,
+                    article.source,
+                    article.external_id,
+                    article.title,
+                    article.summary,
+                    article.text,
+                    article.author,
+                    iso(article.published or fetched),
+                    iso(fetched),
+                    article.language,
+                    article.image,
+                    int(article.summary_only),
+                    article.extract_method,
+                    json.dumps(list(article.tags)),
+                ),
+            )
+            if cursor.rowcount != 1 or cursor.lastrowid is None:
+                continue
+            article_id = int(cursor.lastrowid)
+            inserted.append(article_id)
+            conn.executemany(
+                "INSERT OR REPLACE INTO mentions (article_id, entity_id, name, kind, count) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(article_id, m.entity_id, m.name, m.kind, m.count) for m in mentions],
+            )
+        return inserted
+
+    # embeddings -----------------------------------------------------------------------------
+
+    def missing_embeddings(self, model: str, limit: int = 256) -> list[tuple[int, str, str]]:
+        """(id, title, text) of articles that have no embedding for ``model`` yet, oldest first."""
+        rows = self.conn.execute(
+            "SELECT a.id, a.title, a.text FROM articles a WHERE NOT EXISTS ("
+            " SELECT 1 FROM embeddings e WHERE e.article_id = a.id AND e.model = ?"
+            " AND e.field = 'body') ORDER BY a.id LIMIT ?",
+            (model, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def embeddings_by_hash(self, model: str, field: str, hashes: Sequence[str]) -> dict[str, bytes]:
+        """Vectors already computed for identical inputs (syndicated copies, re-imports)."""
+        found: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            rows = self.conn.execute(
+                "SELECT text_hash, vector FROM embeddings WHERE model = ? AND field = ? "
+                f"AND text_hash IN ({', '.join('?' * len(chunk))})",
+                (model, field, *chunk),
+            )
+            found.update({str(r[0]): bytes(r[1]) for r in rows})
+        return found
+
+    def save_embeddings(self, model: str, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
+        """Store (article_id, field, text_hash, vector blob) rows in one transaction."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (article_id, model, field, text_hash, vector) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(aid, model, field, digest, blob) for aid, field, digest, blob in rows],
+            )
+
+    # clustering -----------------------------------------------------------------------------
+
+    def _docs(self, where: str, params: Sequence[Any], model: str) -> list[StoredDoc]:
+        rows = self.conn.execute(
+            "SELECT a.id, a.story_id, a.source, a.language, a.published, a.title, a.text, "
+            " t.vector AS tv, b.vector AS bv, "
+            " (SELECT group_concat(entity_id, char(31)) FROM mentions m "
+            "  WHERE m.article_id = a.id) AS ents "
+            "FROM articles a "
+            "JOIN embeddings b ON b.article_id = a.id AND b.model = ? AND b.field = 'body' "
+            "JOIN embeddings t ON t.article_id = a.id AND t.model = ? AND t.field = 'title' "
+            f"WHERE {where} ORDER BY a.published, a.id",
+            (model, model, *params),
+        ).fetchall()
+        return [
+            StoredDoc(
+                article_id=int(r["id"]),
+                story_id=r["story_id"],
+                source=r["source"],
+                language=r["language"],
+                published=parse_iso(r["published"]) or datetime.now(UTC),
+                title=r["title"],
+                text=r["text"],
+                title_vector=from_blob(r["tv"]),
+                body_vector=from_blob(r["bv"]),
+                entities=frozenset((r["ents"] or "").split("\x1f")) - {""},
+            )
+            for r in rows
+        ]
+
+    def unclustered(self, model: str) -> list[StoredDoc]:
+        """Embedded articles that belong to no story yet, in publication order."""
+        return self._docs("a.story_id IS NULL", (), model)
+
+    def window_members(self, since: datetime, model: str) -> list[StoredDoc]:
+        """Articles of stories still active at ``since``: the clustering's working memory."""
+        return self._docs(
+            "a.story_id IN (SELECT id FROM stories WHERE last_published >= ?)", (iso(since),), model
+        )
+
+    def assign(self, conn: sqlite3.Connection, pairs: Sequence[tuple[int, int]], when: datetime
+               ) -> None:
+        conn.executemany(
+            "UPDATE articles SET story_id = ?, clustered = ? WHERE id = ?",
+            [(story, iso(when), article) for article, story in pairs],
+        )
+
+    def merge(self, conn: sqlite3.Connection, absorbed: int, into: int, when: datetime) -> None:
+        """Move a story's articles into another and remember the old id."""
+        conn.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (into, absorbed))
+        conn.execute("DELETE FROM stories WHERE id = ?", (absorbed,))
+        conn.execute(
+            "INSERT OR REPLACE INTO story_merges (absorbed, into_id, merged) VALUES (?, ?, ?)",
+            (absorbed, into, iso(when)),
+        )
+        conn.execute("UPDATE story_merges SET into_id = ? WHERE into_id = ?", (into, absorbed))
+
+    def story_members(self, story_ids: Iterable[int], model: str) -> dict[int, list[StoredDoc]]:
+        ids = sorted(set(story_ids))
+        members: dict[int, list[StoredDoc]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for doc in self._docs(f"a.story_id IN ({', '.join('?' * len(chunk))})", chunk, model):
+                if doc.story_id is not None:
+                    members[doc.story_id].append(doc)
+        return members
+
+    def save_story(self, conn: sqlite3.Connection, record: dict[str, Any]) -> None:
+        """Insert or replace one story summary row (computed by the pipeline from its members)."""
+        columns = ", ".join(record)
+        marks = ", ".join("?" * len(record))
+        updates = ", ".join(f"{k} = excluded.{k}" for k in record if k not in ("id", "created"))
+        conn.execute(
+            f"INSERT INTO stories ({columns}) VALUES ({marks}) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}",
+            tuple(record.values()),
+        )
+
+    def story_tags(self, story_id: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT value FROM articles a, json_each(a.tags) WHERE a.story_id = ?",
+            (story_id,),
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    # runs -----------------------------------------------------------------------------------
+
+    def start_run(self, started: datetime) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (started, status) VALUES (?, 'running')", (iso(started),)
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, finished: datetime, status: str, report: dict[str, Any]
+                   ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished = ?, status = ?, report = ? WHERE id = ?",
+                (iso(finished), status, json.dumps(report, ensure_ascii=False), run_id),
+            )
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -1,0 +1,123 @@
+"""The database schema as a list of migrations; ``PRAGMA user_version`` says how many have run."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: feeds, articles with full-text index, embeddings, stories, merges, mentions, runs
+    """
+    CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        language TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_fetch TEXT,
+        last_success TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        problem TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_due TEXT,
+        paused INTEGER NOT NULL DEFAULT 0,
+        ttl_minutes INTEGER
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        url_key TEXT NOT NULL UNIQUE,
+        guid_key TEXT UNIQUE,
+        content_hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        external_id TEXT,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        author TEXT,
+        published TEXT NOT NULL,
+        fetched TEXT NOT NULL,
+        language TEXT,
+        image TEXT,
+        summary_only INTEGER NOT NULL DEFAULT 0,
+        extract_method TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        story_id INTEGER,
+        clustered TEXT
+    );
+    CREATE INDEX articles_story ON articles(story_id);
+    CREATE INDEX articles_published ON articles(published);
+    CREATE INDEX articles_source ON articles(source, published);
+    CREATE INDEX articles_hash ON articles(content_hash);
+    CREATE INDEX articles_external ON articles(external_id);
+    CREATE TABLE embeddings (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        field TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (article_id, model, field)
+    );
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        first_published TEXT NOT NULL,
+        last_published TEXT NOT NULL,
+        n_articles INTEGER NOT NULL,
+        n_sources INTEGER NOT NULL,
+        n_languages INTEGER NOT NULL,
+        languages TEXT NOT NULL DEFAULT '[]',
+        sources TEXT NOT NULL DEFAULT '[]',
+        tags TEXT NOT NULL DEFAULT '[]',
+        headline TEXT NOT NULL,
+        lead_article_id INTEGER,
+        keywords TEXT NOT NULL DEFAULT '[]',
+        entities TEXT NOT NULL DEFAULT '[]',
+        timeline TEXT NOT NULL DEFAULT '[]',
+        model TEXT,
+        vector BLOB
+    );
+    CREATE INDEX stories_last ON stories(last_published);
+    CREATE TABLE story_merges (
+        absorbed INTEGER PRIMARY KEY,
+        into_id INTEGER NOT NULL,
+        merged TEXT NOT NULL
+    );
+    CREATE TABLE mentions (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        entity_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (article_id, entity_id)
+    );
+    CREATE INDEX mentions_entity ON mentions(entity_id);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        status TEXT NOT NULL,
+        report TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, text, content='articles', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+    END;
+    CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,51 @@
+"""Plain-text hygiene shared by the stages: markup out, whitespace tidy, stable hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+
+import nh3
+
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
+_BLOCK_TAGS = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr|/blockquote)\b[^>]*>")
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def plain_text(markup: str | None) -> str:
+    """Untrusted HTML (titles, summaries) to plain text: tags and scripts gone, entities decoded.
+
+    nh3 drops every tag and the content of script/style; unescaping then yields the text a reader
+    sees. The result is never rendered as HTML anywhere.
+    """
+    if not markup:
+        return ""
+    text = _BLOCK_TAGS.sub("\n", markup)
+    cleaned = nh3.clean(text, tags=set(), clean_content_tags={"script", "style", "iframe",
+                                                              "object", "template", "noscript"})
+    text = html.unescape(html.unescape(cleaned)) if "&amp;" in cleaned else html.unescape(cleaned)
+    text = text.replace("\x00", "")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def one_line(text: str) -> str:
+    return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+
+
+def content_hash(title: str, text: str) -> str:
+    """A hash of the words of an article, blind to case, spacing and punctuation.
+
+    Two copies of one article served under different URLs or GUIDs hash alike.
+    """
+    normal = unicodedata.normalize("NFKC", f"{title}\n{text}").casefold()
+    words = _WORDS.findall(normal)
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32]
+
+
+def text_hash(text: str) -> str:
+    """Exact hash of a model input, to know when an embedding is still valid."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
