@@ -1,0 +1,488 @@
+"""Online story clustering: each new article joins the best active story or starts one.
+
+Why it is built this way (see the notes on published systems):
+
+- Several similarities, not one cosine. Within a language a TF-IDF view (names, places, figures)
+  separates different events about the same companies; a dense sentence vector catches paraphrase;
+  knowledge-base entities link articles across scripts. Each is used only where it is reliable: the
+  dense vector only between languages the model understands (``dense_languages``, or every language
+  with a multilingual model), TF-IDF only within one language.
+- Time. An article far from a story's time span is unlikely to belong to it (Gaussian decay), and a
+  story with no article for ``quiet_days`` stops attracting new ones, which also bounds the work to
+  the stories of a recent window, not the whole history.
+- Two stages. Joining is strict, because a wrong join cannot be undone;
+  :meth:`Clusterer.consolidate` then merges stories whose pooled evidence (more text, more
+  entities) agrees, which is how stories split by arrival order, or told in different languages,
+  come together.
+
+Stories are identified by the article id of their first article, so ids are stable across runs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from aggregator.cluster.terms import DocumentFrequencies, language_key, sparse_dot, term_counts
+
+Vector = npt.NDArray[np.float32]
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ClusterDoc:
+    """What the clusterer needs to know about one article."""
+
+    article_id: int
+    source: str
+    language: str | None
+    published: datetime | None
+    title: str
+    text: str
+    title_vector: Vector
+    body_vector: Vector
+    entities: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """How strict clustering is. Scores are weighted means of similarities in [0, 1].
+
+    ``dense_floor`` is the cosine the embedding model gives unrelated texts (about 0 for MiniLM,
+    about 0.78 for multilingual-e5-small); dense similarities are rescaled from it to 1 so that one
+    threshold serves both models.
+    """
+
+    join_threshold: float = 0.40
+    merge_threshold: float = 0.70
+    time_sigma_days: float = 3.0
+    quiet_days: float = 7.0
+    dense_floor: float = 0.0
+    dense_languages: frozenset[str] = frozenset({"en", "und"})
+    multilingual_vectors: bool = False
+    weight_sparse: float = 1.0
+    weight_dense: float = 1.0
+    weight_entities: float = 1.0
+    candidates: int = 30
+
+    @classmethod
+    def for_embedder(cls, name: str, *, multilingual: bool, **overrides: float) -> ClusterSettings:
+        """Settings suited to an embedding model (its cosine scale and its languages)."""
+        floor = 0.78 if "e5" in name.lower() else 0.0
+        return cls(dense_floor=floor, multilingual_vectors=multilingual, **overrides)  # type: ignore[arg-type]
+
+    def window(self) -> timedelta:
+        return timedelta(days=self.quiet_days)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where :meth:`Clusterer.add` put an article."""
+
+    story_id: int
+    created: bool
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Story ``absorbed`` now belongs to story ``into``; the pipeline moves its articles."""
+
+    absorbed: int
+    into: int
+    score: float = 0.0
+
+
+@dataclass
+class _Story:
+    story_id: int
+    slot: int
+    members: list[int] = field(default_factory=list)
+    oldest: float | None = None
+    newest: float | None = None
+    body: Vector | None = None  # sums of the vectors of members in trusted languages
+    title: Vector | None = None
+    trusted: int = 0
+    sparse: dict[str, dict[str, float]] = field(default_factory=dict)  # language -> summed TF-IDF
+    sparse_norm: dict[str, float] = field(default_factory=dict)
+    languages: Counter[str] = field(default_factory=Counter)
+    entities: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+@dataclass(frozen=True)
+class _Features:
+    language: str
+    time: float | None
+    sparse: Mapping[str, float]
+    entities: frozenset[str]
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+class Clusterer:
+    """Assigns articles to stories one at a time; see the module docstring for the reasoning."""
+
+    def __init__(self, settings: ClusterSettings | None = None) -> None:
+        self.settings = settings or ClusterSettings()
+        self._stories: dict[int, _Story] = {}
+        self._by_slot: list[int | None] = []
+        self._matrix: Vector = np.zeros((0, 0), dtype=np.float32)
+        self._df = DocumentFrequencies()
+        self._entity_df: Counter[str] = Counter()
+        self._docs = 0
+        self._postings: dict[str, set[int]] = {}
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def window_start(self, now: datetime) -> datetime:
+        """Oldest publication time whose articles :meth:`load` needs: older stories are quiet."""
+        return now - self.settings.window()
+
+    def load(self, members: Iterable[tuple[int, ClusterDoc]]) -> None:
+        """Restore the active stories: ``(story_id, doc)`` pairs, in any order."""
+        for story_id, doc in sorted(members, key=lambda pair: _sort_key(pair[1])):
+            features = self._features(doc)
+            story = self._stories.get(story_id)
+            if story is None:
+                story = self._new_story(story_id)
+            self._attach(story, doc, features)
+
+    def add(self, doc: ClusterDoc) -> Assignment:
+        """Put ``doc`` into the best matching active story, or start a new one."""
+        features = self._features(doc)
+        best_id, best_score = None, 0.0
+        for story_id in self._candidates(doc, features):
+            story = self._stories[story_id]
+            value = self._score_doc(doc, features, story)
+            if value > best_score:
+                best_id, best_score = story_id, value
+        if best_id is not None and best_score >= self.settings.join_threshold:
+            self._attach(self._stories[best_id], doc, features)
+            return Assignment(best_id, created=False, score=best_score)
+        story = self._new_story(doc.article_id)
+        self._attach(story, doc, features)
+        return Assignment(doc.article_id, created=True, score=best_score)
+
+    def consolidate(self) -> list[Merge]:
+        """Merge stories whose pooled evidence agrees; ``into`` is the larger (then older) one."""
+        heap: list[tuple[float, int, int]] = []
+        for a, b in self._story_pairs():
+            value = self._score_stories(self._stories[a], self._stories[b])
+            if value >= self.settings.merge_threshold:
+                heap.append((-value, a, b))
+        heapq.heapify(heap)
+        merges: list[Merge] = []
+        while heap:
+            _, a, b = heapq.heappop(heap)
+            if a not in self._stories or b not in self._stories:
+                continue
+            first, second = self._stories[a], self._stories[b]
+            value = self._score_stories(first, second)
+            if value < self.settings.merge_threshold:
+                continue
+            into, absorbed = (first, second) if _keeps(first, second) else (second, first)
+            self._absorb(into, absorbed)
+            merges.append(Merge(absorbed.story_id, into.story_id, score=value))
+            for other in self._neighbours(into):
+                heapq.heappush(
+                    heap,
+                    (
+                        -self._score_stories(into, self._stories[other]),
+                        min(into.story_id, other),
+                        max(into.story_id, other),
+                    ),
+                )
+        return merges
+
+    def stories(self) -> dict[int, list[int]]:
+        """Current stories: story id -> article ids, in the order they joined."""
+        return {sid: list(story.members) for sid, story in self._stories.items()}
+
+    # -- features -----------------------------------------------------------------------------
+
+    def _features(self, doc: ClusterDoc) -> _Features:
+        language = language_key(doc.language)
+        counts = term_counts(f"{doc.title}\n{doc.title}\n{doc.text}", doc.language)
+        return _Features(
+            language=language,
+            time=_timestamp(doc.published),
+            sparse=self._df.weigh(language, counts) if counts else {},
+            entities=doc.entities,
+        )
+
+    def _trusted(self, language: str) -> bool:
+        return self.settings.multilingual_vectors or language in self.settings.dense_languages
+
+    def _entity_idf(self, entity: str) -> float:
+        return math.log((1 + self._docs) / (1 + self._entity_df[entity])) + 1.0
+
+    # -- scoring ------------------------------------------------------------------------------
+
+    def _dense(self, cosine: float) -> float:
+        floor = self.settings.dense_floor
+        return min(1.0, max(0.0, (cosine - floor) / (1.0 - floor)))
+
+    def _time_factor(self, time: float | None, oldest: float | None, newest: float | None) -> float:
+        if time is None or oldest is None or newest is None:
+            return 1.0
+        gap = max(0.0, oldest - time, time - newest) / _DAY
+        return math.exp(-0.5 * (gap / self.settings.time_sigma_days) ** 2)
+
+    def _score_doc(self, doc: ClusterDoc, features: _Features, story: _Story) -> float:
+        s = self.settings
+        total = weight = 0.0
+        sparse = story.sparse.get(features.language)
+        if sparse and features.sparse:
+            total += (
+                s.weight_sparse
+                * sparse_dot(features.sparse, sparse)
+                / story.sparse_norm[features.language]
+            )
+            weight += s.weight_sparse
+        if story.trusted and self._trusted(features.language):
+            assert story.body is not None and story.title is not None
+            body = float(doc.body_vector @ story.body) / max(
+                float(np.linalg.norm(story.body)), 1e-9
+            )
+            title = float(doc.title_vector @ story.title) / max(
+                float(np.linalg.norm(story.title)), 1e-9
+            )
+            total += s.weight_dense * 0.5 * (self._dense(body) + self._dense(title))
+            weight += s.weight_dense
+        if weight == 0.0:
+            return 0.0  # no content evidence: entities alone do not make one event
+        if features.entities and story.entities:
+            total += s.weight_entities * self._entity_overlap(features.entities, story)
+            weight += s.weight_entities
+        return total / weight * self._time_factor(features.time, story.oldest, story.newest)
+
+    def _entity_overlap(self, entities: frozenset[str], story: _Story) -> float:
+        """Share of the article's entity weight that the story mentions too (IDF-weighted)."""
+        own = sum(self._entity_idf(e) for e in entities)
+        shared = sum(
+            self._entity_idf(e) * min(1.0, story.entities[e] / story.size)
+            for e in entities
+            if e in story.entities
+        )
+        return shared / own if own else 0.0
+
+    def _score_stories(self, a: _Story, b: _Story) -> float:
+        s = self.settings
+        total = weight = 0.0
+        shared = [lang for lang in a.sparse if lang in b.sparse]
+        if shared:
+            best = max(
+                sparse_dot(a.sparse[lang], b.sparse[lang])
+                / (a.sparse_norm[lang] * b.sparse_norm[lang])
+                for lang in shared
+            )
+            total += s.weight_sparse * best
+            weight += s.weight_sparse
+        if a.trusted and b.trusted:
+            assert a.body is not None and b.body is not None
+            assert a.title is not None and b.title is not None
+            body = _cosine(a.body, b.body)
+            title = _cosine(a.title, b.title)
+            total += s.weight_dense * 0.5 * (self._dense(body) + self._dense(title))
+            weight += s.weight_dense
+        if a.entities and b.entities:
+            total += s.weight_entities * self._entity_agreement(a, b)
+            weight += s.weight_entities
+        if weight == 0.0:
+            return 0.0
+        if a.newest is not None and b.newest is not None:
+            assert a.oldest is not None and b.oldest is not None
+            mid = (b.oldest + b.newest) / 2
+            factor = self._time_factor(mid, a.oldest, a.newest)
+        else:
+            factor = 1.0
+        return total / weight * factor
+
+    def _entity_agreement(self, a: _Story, b: _Story) -> float:
+        """Weighted Jaccard of the two stories' entity profiles (share of members naming each)."""
+        keys = set(a.entities) | set(b.entities)
+        low = high = 0.0
+        for e in keys:
+            idf = self._entity_idf(e)
+            x, y = a.entities[e] / a.size, b.entities[e] / b.size
+            low += idf * min(x, y)
+            high += idf * max(x, y)
+        return low / high if high else 0.0
+
+    # -- candidates ---------------------------------------------------------------------------
+
+    def _active(self, story: _Story, time: float | None) -> bool:
+        if time is None or story.newest is None:
+            return True
+        return time - story.newest <= self.settings.quiet_days * _DAY
+
+    def _candidates(self, doc: ClusterDoc, features: _Features) -> set[int]:
+        found: set[int] = set()
+        if self._trusted(features.language) and self._matrix.shape[0]:
+            scores = self._matrix[: len(self._by_slot)] @ doc.body_vector
+            k = min(self.settings.candidates, len(scores))
+            for slot in np.argpartition(-scores, k - 1)[:k]:
+                story_id = self._by_slot[int(slot)]
+                if story_id is not None and scores[slot] > 0:
+                    found.add(story_id)
+        for key in self._keys(features, limit=12):
+            found.update(self._postings.get(key, ()))
+        return {
+            sid
+            for sid in found
+            if sid in self._stories and self._active(self._stories[sid], features.time)
+        }
+
+    def _keys(self, features: _Features, limit: int) -> list[str]:
+        """Index keys of an article: its entities and its most distinctive words."""
+        top = sorted(features.sparse.items(), key=lambda item: -item[1])[:limit]
+        keys = [f"e:{e}" for e in features.entities]
+        keys.extend(f"t:{features.language}:{term}" for term, _ in top)
+        return keys
+
+    def _neighbours(self, story: _Story) -> set[int]:
+        found: set[int] = set()
+        if story.trusted and self._matrix.shape[0]:
+            assert story.body is not None
+            scores = self._matrix[: len(self._by_slot)] @ (
+                story.body / max(float(np.linalg.norm(story.body)), 1e-9)
+            )
+            k = min(self.settings.candidates, len(scores))
+            for slot in np.argpartition(-scores, k - 1)[:k]:
+                story_id = self._by_slot[int(slot)]
+                if story_id is not None and scores[slot] > 0:
+                    found.add(story_id)
+        keys = [f"e:{e}" for e in story.entities]
+        for lang, vector in story.sparse.items():
+            top = sorted(vector.items(), key=lambda item: -item[1])[:20]
+            keys.extend(f"t:{lang}:{term}" for term, _ in top)
+        for key in keys:
+            found.update(self._postings.get(key, ()))
+        found.discard(story.story_id)
+        return {sid for sid in found if sid in self._stories}
+
+    def _story_pairs(self) -> set[tuple[int, int]]:
+        pairs: set[tuple[int, int]] = set()
+        for story_id, story in self._stories.items():
+            for other in self._neighbours(story):
+                pairs.add((min(story_id, other), max(story_id, other)))
+        return pairs
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _new_story(self, story_id: int) -> _Story:
+        slot = len(self._by_slot)
+        self._by_slot.append(story_id)
+        story = _Story(story_id=story_id, slot=slot)
+        self._stories[story_id] = story
+        return story
+
+    def _set_row(self, story: _Story) -> None:
+        if story.body is None:
+            return
+        dim = story.body.shape[0]
+        rows = len(self._by_slot)
+        if self._matrix.shape[1] != dim or self._matrix.shape[0] < rows:
+            grown = np.zeros((max(rows, 2 * self._matrix.shape[0], 64), dim), dtype=np.float32)
+            if self._matrix.shape[1] == dim:
+                grown[: self._matrix.shape[0]] = self._matrix
+            self._matrix = grown
+        self._matrix[story.slot] = story.body / max(float(np.linalg.norm(story.body)), 1e-9)
+
+    def _attach(self, story: _Story, doc: ClusterDoc, features: _Features) -> None:
+        story.members.append(doc.article_id)
+        if features.time is not None:
+            story.oldest = (
+                features.time if story.oldest is None else min(story.oldest, features.time)
+            )
+            story.newest = (
+                features.time if story.newest is None else max(story.newest, features.time)
+            )
+        if self._trusted(features.language):
+            body = doc.body_vector.astype(np.float32)
+            title = doc.title_vector.astype(np.float32)
+            story.body = body.copy() if story.body is None else story.body + body
+            story.title = title.copy() if story.title is None else story.title + title
+            story.trusted += 1
+            self._set_row(story)
+        if features.sparse:
+            vector = story.sparse.setdefault(features.language, {})
+            for term, weight in features.sparse.items():
+                vector[term] = vector.get(term, 0.0) + weight
+            story.sparse_norm[features.language] = math.sqrt(sum(w * w for w in vector.values()))
+        story.languages[features.language] += 1
+        story.entities.update(features.entities)
+        story.sources[doc.source] += 1
+        for key in self._keys(features, limit=12):
+            self._postings.setdefault(key, set()).add(story.story_id)
+        self._df.add(features.language, features.sparse)
+        self._entity_df.update(features.entities)
+        self._docs += 1
+
+    def _absorb(self, into: _Story, absorbed: _Story) -> None:
+        into.members.extend(absorbed.members)
+        times = [
+            t for t in (into.oldest, into.newest, absorbed.oldest, absorbed.newest) if t is not None
+        ]
+        if times:
+            into.oldest, into.newest = min(times), max(times)
+        if absorbed.trusted:
+            assert absorbed.body is not None and absorbed.title is not None
+            into.body = absorbed.body.copy() if into.body is None else into.body + absorbed.body
+            into.title = (
+                absorbed.title.copy() if into.title is None else into.title + absorbed.title
+            )
+            into.trusted += absorbed.trusted
+            self._set_row(into)
+        for lang, vector in absorbed.sparse.items():
+            target = into.sparse.setdefault(lang, {})
+            for term, weight in vector.items():
+                target[term] = target.get(term, 0.0) + weight
+            into.sparse_norm[lang] = math.sqrt(sum(w * w for w in target.values()))
+        into.languages.update(absorbed.languages)
+        into.entities.update(absorbed.entities)
+        into.sources.update(absorbed.sources)
+        for key in self._neighbour_keys(absorbed):
+            postings = self._postings.get(key)
+            if postings is not None:
+                postings.discard(absorbed.story_id)
+                postings.add(into.story_id)
+        if self._matrix.shape[0] > absorbed.slot:
+            self._matrix[absorbed.slot] = 0.0
+        self._by_slot[absorbed.slot] = None
+        del self._stories[absorbed.story_id]
+
+    def _neighbour_keys(self, story: _Story) -> list[str]:
+        keys = [f"e:{e}" for e in story.entities]
+        keys.extend(f"t:{lang}:{term}" for lang, vector in story.sparse.items() for term in vector)
+        return keys
+
+
+def _cosine(a: Vector, b: Vector) -> float:
+    return float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-9)
+
+
+def _keeps(first: _Story, second: _Story) -> bool:
+    """Whether ``first`` survives a merge with ``second``: the larger, then the older id."""
+    if first.size != second.size:
+        return first.size > second.size
+    return first.story_id < second.story_id
+
+
+def _sort_key(doc: ClusterDoc) -> tuple[float, int]:
+    time = _timestamp(doc.published)
+    return (time if time is not None else 0.0, doc.article_id)
