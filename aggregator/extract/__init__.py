@@ -1,0 +1,122 @@
+"""Page HTML to article text and metadata. trafilatura and readability stay inside this package.
+
+``extract`` decodes the bytes (the declared charset is only a hint), parses them once, reads the
+metadata the page declares about itself, removes chrome whose markup gives it away, asks several
+extractors for the article, picks the most plausible text, drops chrome lines by their wording,
+and finally decides whether the page was an article at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+
+import lxml.etree
+import lxml.html
+from lxml.html import HtmlElement
+
+from aggregator.errors import ExtractError
+from aggregator.extract.boilerplate import filter_lines, prune_tree
+from aggregator.extract.candidates import Candidate, choose, gather
+from aggregator.extract.decode import decode_html
+from aggregator.extract.metadata import read_meta
+from aggregator.extract.pagekind import is_article
+from aggregator.language import detect_language
+from aggregator.models import Extraction
+
+__all__ = ["extract"]
+
+log = logging.getLogger(__name__)
+
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"RIFF")
+_MARKUP = re.compile(
+    r"<\s*(html|head|body|p|div|article|main|section|title|meta|h[1-6]|span|br|table|!doctype)\b",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_CAPTIONS = (
+    ".//figcaption|.//*[contains(concat(' ', normalize-space(@class), ' '), ' wp-caption-text ')]"
+)
+
+
+def _check_markup(body: bytes, text: str, url: str) -> None:
+    """Refuse bytes that are not an HTML document, before any parser guesses its way through."""
+    if not body.strip():
+        raise ExtractError("empty page", url=url)
+    if body.lstrip()[:8].startswith(_BINARY_MAGIC):
+        raise ExtractError("binary content, not HTML", url=url)
+    head = text[:20_000]
+    if len(_CONTROL.findall(head)) * 50 > len(head):
+        raise ExtractError("binary content, not HTML", url=url)
+    if not _MARKUP.search(text[:200_000]):
+        raise ExtractError("no HTML markup in the page", url=url)
+
+
+def _parse(text: str, url: str) -> HtmlElement:
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"unparsable HTML: {exc}", url=url) from exc
+    return tree
+
+
+def _visible_text(tree: HtmlElement) -> str:
+    body = tree.find(".//body")
+    root = body if body is not None else tree
+    return " ".join(chunk.strip() for chunk in root.itertext() if chunk.strip())
+
+
+def _extract(html: bytes, url: str, charset: str | None) -> Extraction:
+    text, encoding = decode_html(html, charset)
+    _check_markup(html, text, url)
+    tree = _parse(text, url)
+    for junk in tree.iter("script", "style", "template"):
+        if junk.tag != "script" or "ld+json" not in (junk.get("type") or ""):
+            junk.text = None
+    meta = read_meta(tree, url)
+    captions = [c.text_content() for c in tree.xpath(_CAPTIONS)]
+
+    pruned = _copy(tree)
+    body = pruned.find(".//body")
+    if body is not None:
+        prune_tree(body)
+
+    candidates = gather(tree, pruned, url, meta.body)
+    chosen: Candidate = choose(candidates)
+    article = filter_lines(chosen.text, title=meta.title, drop=captions)
+    page_text = _visible_text(tree)
+    if not article.strip() and not page_text.strip():
+        raise ExtractError("the page holds no text", url=url)
+    log.debug("extracted %s with %s (%s)", url, chosen.method, encoding)
+    return Extraction(
+        text=article,
+        method=chosen.method,
+        title=meta.title,
+        author=meta.author,
+        published=meta.published,
+        image=meta.image,
+        canonical_url=meta.canonical_url,
+        language=detect_language(article) if article else None,
+        is_article=bool(article) and is_article(article, meta, tree, page_text),
+    )
+
+
+def _copy(tree: HtmlElement) -> HtmlElement:
+    return copy.deepcopy(tree)
+
+
+def extract(html: bytes, url: str, *, charset: str | None = None) -> Extraction:
+    """The article in one page: text, method, metadata and whether it is an article at all.
+
+    ``charset`` is the HTTP header's charset, used only when the document does not declare one
+    that works. Raises ExtractError for bytes that are not HTML or a page with no text at all;
+    nothing else escapes.
+    """
+    try:
+        return _extract(html, url, charset)
+    except ExtractError:
+        raise
+    except Exception as exc:
+        raise ExtractError(f"extraction failed: {exc.__class__.__name__}: {exc}", url=url) from exc

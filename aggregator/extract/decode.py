@@ -1,0 +1,140 @@
+"""Page bytes to text: the declared charset is a hint, not a fact.
+
+Servers and templates often disagree about the encoding: a CMS emits UTF-8 while the web server
+still says ``ISO-8859-1``, or an old ``<meta charset=gb2312>`` survives a migration. The order of
+trust is byte-order mark, then the document's own declaration (meta tag or XML prolog), then the
+HTTP header. A declared charset is only kept when it decodes cleanly and does not produce the
+tell-tale mojibake of UTF-8 read as a single-byte code page; otherwise charset-normalizer decides.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+from charset_normalizer import from_bytes
+
+log = logging.getLogger(__name__)
+
+_HEAD_BYTES = 4096
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
+# UTF-8 lead/continuation bytes read as cp1252/latin-1: "Ã©", "â€™", "Ã¤", "Â " ...
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+                       "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+                       "\u2039\u203a\u20ac\u2122]")
+
+# WHATWG: these labels really mean their supersets on the web.
+_SUPERSETS = {
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "shift_jis": "cp932",
+    "x-sjis": "cp932",
+    "euc-kr": "cp949",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+    "utf8": "utf-8",
+    "unicode": "utf-8",
+}
+
+
+def _normal_name(label: str | bytes | None) -> str | None:
+    """A Python codec name for a charset label, or None when Python does not know it."""
+    if not label:
+        return None
+    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
+    text = text.strip().strip("\"'").lower()
+    text = _SUPERSETS.get(text, text)
+    try:
+        name = codecs.lookup(text).name
+    except LookupError:
+        return None
+    # A page cannot really be UTF-16 if the meta tag was readable as ASCII.
+    return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name
+
+
+def _bom(body: bytes) -> tuple[str, int] | None:
+    for mark, name in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if body.startswith(mark):
+            return name, len(mark)
+    return None
+
+
+def declared_charsets(body: bytes, header: str | None) -> list[str]:
+    """Candidate codecs in order of trust: document declaration first, then the HTTP header."""
+    head = body[:_HEAD_BYTES]
+    found: list[str] = []
+    for match in (_XML_ENCODING.search(head), _META_CHARSET.search(head)):
+        name = _normal_name(match.group(1)) if match else None
+        if name and name not in found:
+            found.append(name)
+    name = _normal_name(header)
+    if name and name not in found:
+        found.append(name)
+    return found
+
+
+def _looks_mojibake(text: str) -> bool:
+    """UTF-8 bytes decoded as a Western code page leave pairs like 'Ã©' all over the text."""
+    hits = len(_MOJIBAKE.findall(text))
+    return hits >= 3 and hits * 200 > sum(1 for ch in text if ord(ch) > 127)
+
+
+def _is_utf8_with_non_ascii(body: bytes) -> bool:
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
+    """Decode page bytes; returns the text and the codec that was used.
+
+    Random non-ASCII bytes almost never form valid UTF-8, so bytes that are valid UTF-8 win over a
+    single-byte declaration: that is the most common lie on the web.
+    """
+    bom = _bom(body)
+    if bom is not None:
+        name, size = bom
+        return body[size:].decode(name, errors="replace"), name
+
+    candidates = declared_charsets(body, header_charset)
+    utf8_ok = _is_utf8_with_non_ascii(body)
+    for name in candidates:
+        if name != "utf-8" and utf8_ok:
+            log.debug("declared %s but the bytes are valid UTF-8", name)
+            continue
+        try:
+            text = body.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            log.debug("declared charset %s does not decode the page", name)
+            continue
+        if name != "utf-8" and _looks_mojibake(text):
+            continue
+        return text, name
+
+    if utf8_ok or body.isascii():
+        return body.decode("utf-8"), "utf-8"
+    best = from_bytes(body[:200_000]).best()
+    if best is not None and best.encoding:
+        name = _normal_name(best.encoding) or "utf-8"
+        return body.decode(name, errors="replace"), name
+    return body.decode("utf-8", errors="replace"), "utf-8"
+
