@@ -163,7 +163,9 @@ def parse_feeds(text: str, path: Path) -> FeedList:
     for key_node, value_node in root.value:
         key = key_node.value
         if key not in TOP_KEYS:
-            raise ConfigError(f"{path}:{_line(key_node)}: unknown key {key!r}{_suggest(key, TOP_KEYS)}")
+            raise ConfigError(
+                f"{path}:{_line(key_node)}: unknown key {key!r}{_suggest(key, TOP_KEYS)}"
+            )
         feeds_node = value_node
     if feeds_node is None or (isinstance(feeds_node, yaml.ScalarNode) and not feeds_node.value):
         return FeedList(path, ())

@@ -71,11 +71,14 @@ class SentenceTransformerEmbedder:
 
             self._model = SentenceTransformer(location, device="cpu")
         except Exception as exc:  # the library raises many kinds; all mean "cannot load"
-            raise EmbedError(f"cannot load sentence-transformers model {location!r}: {exc}") from exc
+            raise EmbedError(
+                f"cannot load sentence-transformers model {location!r}: {exc}"
+            ) from exc
         self._name = name
         self._multilingual = multilingual
-        width = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        width = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         dim = width()
         if dim is None:
@@ -166,3 +169,47 @@ def load_embedder(spec: str = DEFAULT_MODEL) -> Embedder:
         return OnnxMiniLMEmbedder()
     multilingual = "multilingual" in key.lower() or "labse" in key.lower()
     return SentenceTransformerEmbedder(key, key, multilingual=multilingual)
+
+
+def model_name(spec: str) -> str:
+    """The name stored beside each vector for ``spec``, known without loading the model."""
+    key = spec.strip()
+    if key in ("", "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        return "all-MiniLM-L6-v2"
+    if key in ("e5", "multilingual", "multilingual-e5-small"):
+        return "multilingual-e5-small-q4"
+    if key in ("minilm-onnx", "onnx"):
+        return "all-MiniLM-L6-v2-onnx-int8"
+    return key
+
+
+class LazyEmbedder:
+    """Names the model at once but loads it on first use: a run with nothing new never pays
+    the seconds a model takes to load."""
+
+    def __init__(self, spec: str = DEFAULT_MODEL) -> None:
+        self._spec = spec
+        self._name = model_name(spec)
+
+    @property
+    def loaded(self) -> Embedder:
+        return load_embedder(self._spec)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self.loaded.dim
+
+    @property
+    def multilingual(self) -> bool:
+        if self._name == "multilingual-e5-small-q4":
+            return True
+        if self._name.startswith("all-MiniLM"):
+            return False
+        return self.loaded.multilingual
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
+        return self.loaded.encode(texts, kind)

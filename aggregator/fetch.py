@@ -75,8 +75,14 @@ def blocked_reason(address: str) -> str | None:
         return f"unparseable address {address!r}"
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for attribute in ("is_loopback", "is_private", "is_link_local", "is_multicast", "is_reserved",
-                      "is_unspecified"):
+    for attribute in (
+        "is_loopback",
+        "is_private",
+        "is_link_local",
+        "is_multicast",
+        "is_reserved",
+        "is_unspecified",
+    ):
         if getattr(ip, attribute):
             return f"{attribute.removeprefix('is_').replace('_', '-')} address {ip}"
     return None
@@ -100,9 +106,7 @@ def check_destination(url: str, *, allow_private: bool) -> None:
     for info in infos:
         reason = blocked_reason(str(info[4][0]))
         if reason:
-            raise PermanentFetchError(
-                f"refused: {parts.hostname} resolves to a {reason}", url=url
-            )
+            raise PermanentFetchError(f"refused: {parts.hostname} resolves to a {reason}", url=url)
 
 
 class HostLimiter:

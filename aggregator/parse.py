@@ -22,7 +22,9 @@ from aggregator.text import plain_text
 
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.IGNORECASE | re.DOTALL
+)
 MAX_ENTRIES = 500
 MAX_TITLE = 500
 MAX_SUMMARY = 5000
@@ -70,8 +72,9 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None) -> Par
     if content_type:
         headers["content-type"] = content_type
     try:
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False,
-                                  resolve_relative_uris=False)
+        parsed = feedparser.parse(
+            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
     except Exception as exc:  # feedparser is defensive, but a parser bug must stay this feed's
         raise ParseError(f"feed parser failed: {type(exc).__name__}: {exc}", url=url) from exc
     problem = None

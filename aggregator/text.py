@@ -24,8 +24,11 @@ def plain_text(markup: str | None) -> str:
     if not markup:
         return ""
     text = _BLOCK_TAGS.sub("\n", markup)
-    cleaned = nh3.clean(text, tags=set(), clean_content_tags={"script", "style", "iframe",
-                                                              "object", "template", "noscript"})
+    cleaned = nh3.clean(
+        text,
+        tags=set(),
+        clean_content_tags={"script", "style", "iframe", "object", "template", "noscript"},
+    )
     text = html.unescape(html.unescape(cleaned)) if "&amp;" in cleaned else html.unescape(cleaned)
     text = text.replace("\x00", "")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]

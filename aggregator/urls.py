@@ -6,10 +6,35 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid", "ocid",
-        "cmpid", "ncid", "sr_share", "smid", "soc_src", "soc_trk", "ito", "__twitter_impression",
-        "_hsenc", "_hsmi", "mkt_tok", "rss", "feed", "from", "ref", "ref_src", "via", "share",
-        "amp", "output",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "ocid",
+        "cmpid",
+        "ncid",
+        "sr_share",
+        "smid",
+        "soc_src",
+        "soc_trk",
+        "ito",
+        "__twitter_impression",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "rss",
+        "feed",
+        "from",
+        "ref",
+        "ref_src",
+        "via",
+        "share",
+        "amp",
+        "output",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_", "xtor", "wt_", "hmb_")
@@ -45,5 +70,6 @@ def url_key(url: str) -> str:
     query = sorted(
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)
     )
-    return urlunsplit(("web" if scheme in ("http", "https") else scheme, host, path,
-                       urlencode(query), ""))
+    return urlunsplit(
+        ("web" if scheme in ("http", "https") else scheme, host, path, urlencode(query), "")
+    )

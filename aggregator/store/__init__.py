@@ -94,12 +94,20 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             if not path.exists():
                 raise StorageError(f"database {path} does not exist: run `aggregator refresh`")
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
-                                   timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), check_same_thread=False,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn = sqlite3.connect(
+                str(path),
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+            )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
@@ -203,8 +211,11 @@ class Store:
     def reset_feeds(self, names: Sequence[str] | None = None) -> int:
         """Un-pause feeds and forget their failures; all feeds when ``names`` is None."""
         with self.transaction() as conn:
-            where, params = ("", ()) if not names else (
-                f" WHERE name IN ({', '.join('?' * len(names))})", tuple(names))
+            where, params = (
+                ("", ())
+                if not names
+                else (f" WHERE name IN ({', '.join('?' * len(names))})", tuple(names))
+            )
             cursor = conn.execute(
                 "UPDATE feeds SET paused = 0, consecutive_failures = 0, next_due = NULL" + where,
                 params,
@@ -219,7 +230,7 @@ class Store:
         found: set[str] = set()
         items = list(keys)
         for start in range(0, len(items), 500):
-            chunk = items[start:start + 500]
+            chunk = items[start : start + 500]
             rows = self.conn.execute(
                 f"SELECT url_key FROM articles WHERE url_key IN ({', '.join('?' * len(chunk))})",
                 chunk,
@@ -232,7 +243,7 @@ class Store:
         found: set[str] = set()
         items = [k for k in wanted if k]
         for start in range(0, len(items), 500):
-            chunk = items[start:start + 500]
+            chunk = items[start : start + 500]
             rows = self.conn.execute(
                 f"SELECT guid_key FROM articles WHERE guid_key IN ({', '.join('?' * len(chunk))})",
                 chunk,
@@ -313,7 +324,7 @@ class Store:
         found: dict[str, bytes] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             rows = self.conn.execute(
                 "SELECT text_hash, vector FROM embeddings WHERE model = ? AND field = ? "
                 f"AND text_hash IN ({', '.join('?' * len(chunk))})",
@@ -371,8 +382,9 @@ class Store:
             "a.story_id IN (SELECT id FROM stories WHERE last_published >= ?)", (iso(since),), model
         )
 
-    def assign(self, conn: sqlite3.Connection, pairs: Sequence[tuple[int, int]], when: datetime
-               ) -> None:
+    def assign(
+        self, conn: sqlite3.Connection, pairs: Sequence[tuple[int, int]], when: datetime
+    ) -> None:
         conn.executemany(
             "UPDATE articles SET story_id = ?, clustered = ? WHERE id = ?",
             [(story, iso(when), article) for article, story in pairs],
@@ -392,7 +404,7 @@ class Store:
         ids = sorted(set(story_ids))
         members: dict[int, list[StoredDoc]] = {i: [] for i in ids}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             for doc in self._docs(f"a.story_id IN ({', '.join('?' * len(chunk))})", chunk, model):
                 if doc.story_id is not None:
                     members[doc.story_id].append(doc)
@@ -408,6 +420,20 @@ class Store:
             f"ON CONFLICT(id) DO UPDATE SET {updates}",
             tuple(record.values()),
         )
+
+    def mention_names(self, article_ids: Iterable[int]) -> dict[str, str]:
+        """Display names of the entities mentioned in some articles, by entity id."""
+        ids = sorted(set(article_ids))
+        names: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT entity_id, name FROM mentions "
+                f"WHERE article_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            names.update({str(r[0]): str(r[1]) for r in rows})
+        return names
 
     def story_tags(self, story_id: int) -> list[str]:
         rows = self.conn.execute(
@@ -425,8 +451,9 @@ class Store:
             )
             return int(cursor.lastrowid or 0)
 
-    def finish_run(self, run_id: int, finished: datetime, status: str, report: dict[str, Any]
-                   ) -> None:
+    def finish_run(
+        self, run_id: int, finished: datetime, status: str, report: dict[str, Any]
+    ) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET finished = ?, status = ?, report = ? WHERE id = ?",
