@@ -395,7 +395,8 @@ def _check_article(
 
 def slugify(title: str, limit: int = 72) -> str:
     """ASCII-safe slug of a title, or '' when too little of it is Latin script."""
-    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    spaced = re.sub(r"[^\w]+", " ", title)  # apostrophes separate words: l'auto -> l-auto
+    ascii_text = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode("ascii")
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     letters = sum(ch.isalpha() for ch in title)
     kept = sum(len(w) for w in words)
