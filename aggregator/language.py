@@ -37,7 +37,7 @@ def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``; None when the text is too short or the model is unsure."""
     if not text:
         return None
-    sample = _URL.sub(" ", text[:5000])
+    sample = _URL.sub(" ", text[:2000])
     letters = len(_LETTER.findall(sample))
     han = len(_HAN.findall(sample))
     if han >= _MIN_HAN and han * 2 >= letters:

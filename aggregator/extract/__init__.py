@@ -8,7 +8,6 @@ and finally decides whether the page was an article at all.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 
@@ -17,7 +16,7 @@ import lxml.html
 from lxml.html import HtmlElement
 
 from aggregator.errors import ExtractError
-from aggregator.extract.boilerplate import filter_lines, prune_tree
+from aggregator.extract.boilerplate import filter_lines
 from aggregator.extract.candidates import Candidate, choose, gather
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import read_meta
@@ -34,6 +33,7 @@ _MARKUP = re.compile(
     r"<\s*(html|head|body|p|div|article|main|section|title|meta|h[1-6]|span|br|table|!doctype)\b",
     re.IGNORECASE,
 )
+_INVISIBLE = ("script", "style", "noscript", "template", "svg", "iframe", "link", "meta", "object")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _CAPTIONS = (
     ".//figcaption|.//*[contains(concat(' ', normalize-space(@class), ' '), ' wp-caption-text ')]"
@@ -65,25 +65,25 @@ def _parse(text: str, url: str) -> HtmlElement:
 def _visible_text(tree: HtmlElement) -> str:
     body = tree.find(".//body")
     root = body if body is not None else tree
-    return " ".join(chunk.strip() for chunk in root.itertext() if chunk.strip())
+    return " ".join(root.text_content().split())
+
+
+def _strip_invisible(tree: HtmlElement) -> None:
+    """Remove what no reader sees, once, so that each extractor pass works on a smaller tree."""
+    lxml.etree.strip_elements(
+        tree, *_INVISIBLE, lxml.etree.Comment, lxml.etree.ProcessingInstruction, with_tail=False
+    )
 
 
 def _extract(html: bytes, url: str, charset: str | None) -> Extraction:
     text, encoding = decode_html(html, charset)
     _check_markup(html, text, url)
     tree = _parse(text, url)
-    for junk in tree.iter("script", "style", "template"):
-        if junk.tag != "script" or "ld+json" not in (junk.get("type") or ""):
-            junk.text = None
     meta = read_meta(tree, url)
+    _strip_invisible(tree)
     captions = [c.text_content() for c in tree.xpath(_CAPTIONS)]
 
-    pruned = _copy(tree)
-    body = pruned.find(".//body")
-    if body is not None:
-        prune_tree(body)
-
-    candidates = gather(tree, pruned, url, meta.body)
+    candidates = gather(tree, url, meta.body)
     chosen: Candidate = choose(candidates)
     article = filter_lines(chosen.text, title=meta.title, drop=captions)
     page_text = _visible_text(tree)
@@ -101,10 +101,6 @@ def _extract(html: bytes, url: str, charset: str | None) -> Extraction:
         language=detect_language(article) if article else None,
         is_article=bool(article) and is_article(article, meta, tree, page_text),
     )
-
-
-def _copy(tree: HtmlElement) -> HtmlElement:
-    return copy.deepcopy(tree)
 
 
 def extract(html: bytes, url: str, *, charset: str | None = None) -> Extraction:

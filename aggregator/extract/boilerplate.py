@@ -134,8 +134,11 @@ _PHOTO_CREDIT = re.compile(
 _PROMO_MAX_WORDS = 30
 
 
+_NON_WORD = re.compile(r"[\W_]+")
+
+
 def _key(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+    return _NON_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def is_boilerplate_line(line: str) -> bool:

@@ -60,16 +60,45 @@ def containment(inner: str, outer: str) -> float:
     return len(a & b) / len(a) if a else 0.0
 
 
-def gather(tree: HtmlElement, pruned: HtmlElement, url: str, jsonld: str | None) -> list[Candidate]:
-    """Every candidate text worth comparing, cheapest first."""
-    found = [Candidate("trafilatura", run_trafilatura(pruned, url))]
+
+def _line_key(line: str) -> str:
+    return " ".join(_WORD.findall(line.casefold()))
+
+
+def merge_by_agreement(recall_text: str, precision_text: str, *, long_words: int = 40) -> str:
+    """Lines of the recall-oriented text that the precision-oriented one confirms, plus long ones.
+
+    The two trafilatura modes disagree mostly on short lines at the edges of the article (teaser
+    headlines, bylines, widget text): a short line kept only by the generous mode is more often
+    chrome than story. Long paragraphs are kept either way, since chrome is rarely 40 words long
+    and dropping a real paragraph costs more than keeping a stray one.
+    """
+    if not precision_text.strip():
+        return recall_text
+    confirmed = {_line_key(line) for line in precision_text.split("\n")}
+    kept = [
+        line
+        for line in recall_text.split("\n")
+        if _line_key(line) in confirmed or len(line.split()) >= long_words
+    ]
+    return "\n".join(kept)
+
+
+def gather(tree: HtmlElement, url: str, jsonld: str | None) -> list[Candidate]:
+    """The candidates worth comparing: both trafilatura modes merged, and JSON-LD when present."""
+    generous = run_trafilatura(tree, url)
+    strict = run_trafilatura(tree, url, precision=True)
+    found = []
+    if generous and strict:
+        found.append(Candidate("trafilatura+agreement", merge_by_agreement(generous, strict)))
+    found.append(Candidate("trafilatura", generous or strict))
     if jsonld:
         found.append(Candidate("jsonld", jsonld))
     return found
 
 
 def choose(candidates: list[Candidate]) -> Candidate:
-    """The candidate to keep."""
+    """The first candidate with text: candidates come in order of preference."""
     for candidate in candidates:
         if candidate.text.strip():
             return candidate
