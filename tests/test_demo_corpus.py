@@ -113,8 +113,20 @@ def server(corpus: DemoCorpus):  # type: ignore[no-untyped-def]
         yield running
 
 
+_CLIENT: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _http_client():  # type: ignore[no-untyped-def]
+    """One client for the module: building a client per request is slow."""
+    with httpx.Client(timeout=10) as client:
+        _CLIENT.append(client)
+        yield
+        _CLIENT.clear()
+
+
 def _get(server: DemoServer, path: str, **headers: str) -> httpx.Response:
-    return httpx.get(server.base_url + path, headers=headers, timeout=10)
+    return _CLIENT[0].get(server.base_url + path, headers=headers)
 
 
 def _article_by_title(corpus: DemoCorpus, title: str):  # type: ignore[no-untyped-def]
@@ -243,7 +255,7 @@ def test_well_formed_feeds_parse_and_link_to_live_pages(server: DemoServer) -> N
         if slug in broken:
             continue
         feed_url = server.base_url + outlet.feed_path
-        response = httpx.get(feed_url, timeout=10)
+        response = _CLIENT[0].get(feed_url)
         parsed = feedparser.parse(response.content)
         assert not parsed.bozo, (slug, parsed.get("bozo_exception"))
         expected = corpus.feed_items(slug)

@@ -69,7 +69,10 @@ class DemoServer:
         self._httpd.daemon_threads = True
         self._render_all()
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="demo-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so stop() returns at once
+            name="demo-server",
+            daemon=True,
         )
         self._thread.start()
         log.info("demo corpus served at %s", self.base_url)
