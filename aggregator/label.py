@@ -1,0 +1,100 @@
+"""Story labels: a representative headline, keywords and the entities involved.
+
+- Headline: the title of the most central article (highest cosine to the story's mean body vector),
+  chosen among articles in the reader's language when the story has any; central means typical,
+  which avoids both the wire stub and the opinion piece.
+- Keywords: class-based TF-IDF in the spirit of c-TF-IDF: a word scores by how many of the story's
+  articles use it (titles count double), discounted by how common it is in general text (stopwords
+  removed per language, very short words and bare numbers skipped). 3 to 8 words are kept.
+- Entities: knowledge-base entities mentioned by the most articles of the story.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from aggregator.cluster import ClusterDoc
+from aggregator.cluster.terms import STOPWORDS, language_key
+
+_WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'’][^\W_]+)*", re.UNICODE)
+_HAN = re.compile(r"[\u4e00-\u9fff]{2,4}")
+MAX_KEYWORDS = 8
+MIN_KEYWORDS = 3
+MAX_ENTITIES = 8
+
+
+@dataclass(frozen=True)
+class StoryLabel:
+    lead_article_id: int
+    headline: str
+    keywords: tuple[str, ...]
+    entities: tuple[str, ...]
+
+
+def _lead(docs: Sequence[ClusterDoc], reader_language: str) -> ClusterDoc:
+    preferred = [d for d in docs if language_key(d.language) == language_key(reader_language)]
+    pool = preferred or list(docs)
+    if len(pool) == 1:
+        return pool[0]
+    matrix = np.stack([d.body_vector for d in pool]).astype(np.float32)
+    centre = matrix.mean(axis=0)
+    centre /= float(np.linalg.norm(centre)) or 1.0
+    scores = matrix @ centre
+    best = max(range(len(pool)), key=lambda i: (float(scores[i]), -pool[i].article_id))
+    return pool[best]
+
+
+def _words(text: str, language: str | None) -> set[str]:
+    key = language_key(language)
+    stop = STOPWORDS.get(key, frozenset())
+    if key == "zh":
+        return set(_HAN.findall(text)) - stop
+    found: set[str] = set()
+    for word in _WORD.findall(text):
+        lowered = word.lower().strip("-'’")
+        if len(lowered) < 3 or lowered in stop:
+            continue
+        found.add(word if word[:1].isupper() and not word.isupper() else lowered)
+    return found
+
+
+def keywords(docs: Sequence[ClusterDoc], language: str | None) -> tuple[str, ...]:
+    """Words shared by many of the story's articles in ``language``."""
+    key = language_key(language)
+    pool = [d for d in docs if language_key(d.language) == key] or list(docs)
+    counts: Counter[str] = Counter()
+    forms: dict[str, str] = {}
+    for doc in pool:
+        body = _words(doc.text[:3000], doc.language)
+        title = _words(doc.title, doc.language)
+        for word in body | title:
+            folded = word.casefold()
+            forms.setdefault(folded, word)
+            counts[folded] += 1 + (1 if word in title else 0)
+    threshold = 2 if len(pool) > 1 else 1
+    ranked = [forms[w] for w, n in counts.most_common() if n >= threshold]
+    if len(ranked) < MIN_KEYWORDS:
+        ranked = [forms[w] for w, _ in counts.most_common(MIN_KEYWORDS)]
+    return tuple(ranked[:MAX_KEYWORDS])
+
+
+def label_story(docs: Sequence[ClusterDoc], *, reader_language: str = "en") -> StoryLabel:
+    """The label of a story made of ``docs`` (at least one)."""
+    if not docs:
+        raise ValueError("a story needs at least one article")
+    lead = _lead(docs, reader_language)
+    entity_counts: Counter[str] = Counter()
+    for doc in docs:
+        entity_counts.update(e for e in doc.entities if not e.startswith("name:"))
+    entities = tuple(e for e, _ in entity_counts.most_common(MAX_ENTITIES))
+    return StoryLabel(
+        lead_article_id=lead.article_id,
+        headline=lead.title,
+        keywords=keywords(docs, lead.language),
+        entities=entities,
+    )

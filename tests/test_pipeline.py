@@ -1,0 +1,130 @@
+"""End to end: feeds served on 127.0.0.1 -> refresh -> a real SQLite file, with the real model."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from httpserver import LocalServer, Route
+
+from aggregator.config import Settings
+from aggregator.embed import LazyEmbedder
+from aggregator.entities import KnowledgeBase
+from aggregator.models import Feed
+from aggregator.pipeline import Pipeline
+from aggregator.store import Store
+
+SITE = Path(__file__).parent / "fixtures" / "site"
+REPO = Path(__file__).resolve().parent.parent
+EXPECTED = json.loads((SITE / "expected.json").read_text())
+
+
+def serve_site(server: LocalServer) -> list[Feed]:
+    server.routes["/one/feed.xml"] = Route((SITE / "feed-one.xml").read_bytes(),
+                                           content_type="application/rss+xml")
+    server.routes["/two/feed.xml"] = Route((SITE / "feed-two.xml").read_bytes(),
+                                           content_type="application/atom+xml; charset=utf-8")
+    server.routes["/news/a1.html?utm_source=rss"] = Route((SITE / "a1.html").read_bytes())
+    server.routes["/news/b1.html"] = Route((SITE / "b1.html").read_bytes())
+    server.routes["/two/a2.html"] = Route((SITE / "a2.html").read_bytes())
+    return [
+        Feed("Example Motors", server.url("/one/feed.xml"), "en", ("ev",), allow_private=True),
+        Feed("EV Courier", server.url("/two/feed.xml"), "en", ("industry",), allow_private=True),
+    ]
+
+
+def make_pipeline(tmp_path: Path) -> Pipeline:
+    settings = Settings(db=tmp_path / "test.db", entities=REPO / "data" / "entities.yaml")
+    return Pipeline(settings, Store(settings.db), LazyEmbedder("minilm"),
+                    KnowledgeBase.load(settings.entities))
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Pipeline:
+    return make_pipeline(tmp_path)
+
+
+def articles(db: Path) -> dict[str, sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    return {row["title"]: row for row in conn.execute("SELECT * FROM articles")}
+
+
+def test_refresh_stores_extracted_text_and_clusters_one_event(
+    server: LocalServer, pipeline: Pipeline
+) -> None:
+    feeds = serve_site(server)
+    report = pipeline.refresh(feeds)
+    assert report.feeds_ok == 2 and report.feeds_failed == 0
+    assert report.new_articles == 4
+    stored = articles(pipeline.settings.db)
+    for key in ("a1", "b1", "a2"):
+        row = stored[EXPECTED[key]["title"]]
+        assert not row["summary_only"]
+        for paragraph in EXPECTED[key]["paragraphs"]:
+            assert paragraph[:60] in row["text"]
+        for chrome in ("cookies", "coupon", "0 comments", "All rights reserved", "Jane Doe writes"):
+            assert chrome not in row["text"]
+    paywalled = stored["Members-only: what the Ampere decision means for suppliers"]
+    assert paywalled["summary_only"] == 1
+    assert paywalled["text"].startswith("Renault's decision to drop the Ampere listing")
+    a1, a2 = stored[EXPECTED["a1"]["title"]], stored[EXPECTED["a2"]["title"]]
+    b1 = stored[EXPECTED["b1"]["title"]]
+    assert a1["story_id"] is not None and a1["story_id"] == a2["story_id"]
+    assert b1["story_id"] != a1["story_id"]
+    assert a1["source"] != a2["source"]
+
+
+def test_second_refresh_is_conditional_and_stores_nothing(
+    server: LocalServer, pipeline: Pipeline
+) -> None:
+    feeds = serve_site(server)
+    pipeline.refresh(feeds)
+    before = len(server.requests)
+    report = pipeline.refresh(feeds, force=True)
+    second = server.requests[before:]
+    assert report.new_articles == 0 and report.new_stories == 0
+    assert report.feeds_unchanged == 2
+    assert sorted(r.path for r in second) == ["/one/feed.xml", "/two/feed.xml"]
+    assert all("if-none-match" in r.headers for r in second)
+    assert len(articles(pipeline.settings.db)) == 4
+
+
+def test_changed_guid_and_tracking_parameters_do_not_duplicate(
+    server: LocalServer, pipeline: Pipeline
+) -> None:
+    feeds = serve_site(server)
+    pipeline.refresh(feeds)
+    changed = (SITE / "feed-one.xml").read_bytes().replace(b"one-a1", b"one-a1-v2").replace(
+        b"?utm_source=rss", b"?utm_source=rss&amp;utm_medium=feed")
+    server.routes["/one/feed.xml"] = Route(changed, content_type="application/rss+xml")
+    server.routes["/news/a1.html?utm_source=rss&utm_medium=feed"] = Route(
+        (SITE / "a1.html").read_bytes())
+    report = pipeline.refresh(feeds, force=True)
+    assert report.new_articles == 0
+    assert len(articles(pipeline.settings.db)) == 4
+
+
+def test_failed_feed_is_recorded_and_others_still_stored(
+    server: LocalServer, pipeline: Pipeline
+) -> None:
+    feeds = serve_site(server)
+    broken = Feed("Gone", server.url("/gone.xml"), "en", (), allow_private=True)
+    server.routes["/gone.xml"] = Route(b"gone", status=410, content_type="text/plain")
+    report = pipeline.refresh([*feeds, broken])
+    assert report.feeds_failed == 1 and report.feeds_ok == 2
+    assert "Gone" in report.failures and "410" in report.failures["Gone"]
+    state = pipeline.store.feed_state("Gone")
+    assert state.consecutive_failures == 1 and state.next_due is not None
+    assert len(articles(pipeline.settings.db)) == 4
+
+
+def test_embeddings_are_not_recomputed(server: LocalServer, pipeline: Pipeline) -> None:
+    feeds = serve_site(server)
+    pipeline.refresh(feeds)
+    conn = sqlite3.connect(pipeline.settings.db)
+    count = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    assert count == 8  # title and body for each of the four articles
+    assert pipeline.embed_pending() == 0
