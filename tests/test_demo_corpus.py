@@ -164,6 +164,29 @@ def test_shipped_events_are_covered_by_several_outlets_and_languages(
     assert len(multilingual) >= 3
 
 
+def test_shipped_corpus_serves_every_article(shipped: DemoCorpus) -> None:
+    """Every full page holds its whole text; every healthy feed parses and lists its items."""
+    broken = {"fleet-notes", "carblog", "auto-actu"}
+    with DemoServer(shipped) as server:
+        for slug, outlet in shipped.outlets.items():
+            parsed = feedparser.parse(_get(server, outlet.feed_path).content)
+            if slug not in broken:
+                assert not parsed.bozo, (slug, parsed.get("bozo_exception"))
+                assert len(parsed.entries) == len(shipped.feed_items(slug)), slug
+        for article in shipped.articles:
+            response = _get(server, article.url_path)
+            status = shipped.page_status(article)
+            assert response.status_code == (404 if status == "missing" else 200), article.url_path
+            if status == "full":
+                try:
+                    html = response.content.decode("utf-8")
+                except UnicodeDecodeError:
+                    assert "wrong-encoding" in shipped.outlets[article.outlet].quirks
+                    html = response.content.decode("cp1252")
+                for paragraph in article.body:
+                    assert f"<p>{escape(paragraph)}</p>" in html, article.url_path
+
+
 def test_committed_gold_matches_the_event_files(shipped: DemoCorpus) -> None:
     """Fails when an event file changed and bench/build_demo_gold.py was not run."""
     lines = (DEMO / "gold.jsonl").read_text(encoding="utf-8").splitlines()
