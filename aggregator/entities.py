@@ -24,6 +24,7 @@ Where matches overlap, the longest wins (``Xiaomi SU7`` is the model, not the co
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import unicodedata
@@ -116,8 +117,10 @@ _FOLD_TABLE = _build_fold_table()
 def fold(text: str, *, lower: bool) -> str:
     """Fold ``text`` for matching while keeping its length, so offsets stay valid."""
     folded = unicodedata.normalize("NFC", text).translate(_FOLD_TABLE)
-    if not lower:
-        return folded
+    return _lower(folded) if lower else folded
+
+
+def _lower(folded: str) -> str:
     lowered = folded.lower()
     if len(lowered) == len(folded):
         return lowered
@@ -182,14 +185,14 @@ def _trie_pattern(keys: Iterable[str], *, genitive: bool) -> str:
         for char in sorted(node.children):
             child = node.children[char]
             piece = re.escape(char)
-            if _script(char) == "deva" and unicodedata.category(char) == "Lo":
-                piece += _NUKTA + "?"
             if first is None:
                 script = _script(char)
                 if script == "latin":
                     piece += f"(?<!{_LATIN_WORD}.)"
                 elif script == "deva":
                     piece += "(?<![\\w\u0900-\u0963\u0971-\u097f].)"
+            if _script(char) == "deva" and unicodedata.category(char) == "Lo":
+                piece += _NUKTA + "?"
             branches.append(piece + emit(child, first or char, char))
         if node.end and last is not None:
             script = _script(last)
@@ -301,7 +304,8 @@ class KnowledgeBase:
         self._ci: dict[str, str] = {}
         self._cs: dict[str, str] = {}
         self._lookup: dict[str, Entity] = {}
-        for entity in sorted(self._entities.values(), key=lambda e: (e.kind, e.id)):
+        # In load order, so that a clash is reported at the later of the two entries.
+        for entity in self._entities.values():
             self._index(entity)
         self._ci_re = self._compile(self._ci, genitive=True)
         self._cs_re = self._compile(self._cs, genitive=False)
@@ -356,6 +360,7 @@ class KnowledgeBase:
                         f"(first at {seen[entity.id]})"
                     )
                 seen[entity.id] = entity.source
+                merged.pop(entity.id, None)  # an override moves to the end of the load order
                 merged[entity.id] = entity
         for entity in merged.values():
             if entity.parent is not None and entity.parent not in merged:
@@ -388,11 +393,12 @@ class KnowledgeBase:
 
         Offsets refer to the NFC form of ``text``.
         """
+        folded = fold(text, lower=False)
         found: list[tuple[int, int, str]] = []
         if self._ci_re is not None:
-            found.extend(self._matches(self._ci_re, fold(text, lower=True), self._ci))
+            found.extend(self._matches(self._ci_re, _lower(folded), self._ci))
         if self._cs_re is not None:
-            found.extend(self._matches(self._cs_re, fold(text, lower=False), self._cs))
+            found.extend(self._matches(self._cs_re, folded, self._cs))
         if self._cs_re is None or self._ci_re is None:
             return found
         found.sort(key=lambda s: (s[0], s[0] - s[1]))
@@ -480,74 +486,89 @@ _STOPWORDS = frozenset(
 _PARTICLES = frozenset(
     {"de", "di", "da", "del", "della", "van", "von", "der", "den", "du", "le", "la", "bin", "al"}
 )
+
+
+def _latin_class(test: str) -> str:
+    """A regex class of the Latin letters for which ``str.<test>()`` holds."""
+    codes = [*range(0x41, 0x250), *range(0x1E00, 0x1F00)]
+    chars = "".join(chr(c) for c in codes if getattr(chr(c), test)())
+    return "[" + re.escape(chars) + "]"
+
+
+_UPPER = _latin_class("isupper")
+_LETTER = _latin_class("isalpha")
+# A capitalised word: an upper-case letter, then at least one lower-case one ("McLaren" is fine,
+# "SUV" and "iPhone" are not); hyphenated parts allowed ("Jean-Philippe").
+_NAME_WORD = f"{_UPPER}(?=[^\\W\\d_]*[a-z\\u00df-\\u00ff\\u0100-\\u024f]){_LETTER}+(?:-{_LETTER}+)*"
+_PARTICLE = "(?:" + "|".join(sorted(_PARTICLES)) + ")"
+_CANDIDATE = re.compile(
+    f"(?<![\\w'-]){_NAME_WORD}(?:[ \\u00a0]+(?:{_PARTICLE}[ \\u00a0]+)*{_NAME_WORD})+(?![\\w])"
+)
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”«»()\[\]|]\s*$")
-
-
-def _is_capitalised(word: str) -> bool:
-    """True for "Figuccia" or "McLaren"; false for "SUV", "iPhone" or "apple"."""
-    return word[0].isupper() and any(c.islower() for c in word[1:])
 
 
 def unknown_names(text: str, known: Iterable[tuple[int, int, str]] = ()) -> Iterator[str]:
     """Yield runs of 2-4 capitalised Latin words that look like names of people or companies.
 
-    Conservative by design: runs broken by punctuation, line ends or known entities; common
-    words, month and weekday names stripped from the edges; title-case lines (headlines,
-    menus) skipped; a sentence-initial word dropped when it also occurs in lower case.
+    Conservative by design: runs are broken by punctuation, line ends, known entities and
+    common words; month and weekday names and the like never count; title-case lines
+    (headlines, menus) are skipped; a sentence-initial word is dropped when the text also
+    uses it in lower case ("Analysts", "Cheaper").
     """
     blocked = sorted((start, end) for start, end, _ in known)
-    lowered_words = {w for w in _WORD.findall(text) if w.islower()}
-    offset = 0
-    for line in text.split("\n"):
-        yield from _names_in_line(line, offset, blocked, lowered_words)
-        offset += len(line) + 1
-
-
-def _names_in_line(
-    line: str, offset: int, blocked: list[tuple[int, int]], lowered_words: set[str]
-) -> Iterator[str]:
-    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(line)]
-    content = [w for w in words if _script(w[2][0]) == "latin" and w[2].lower() not in _STOPWORDS]
-    capitalised = sum(1 for w in content if w[2][0].isupper())
-    if len(content) >= 4 and capitalised / len(content) >= 0.85:
-        return  # a headline or menu in title case: every word looks like a name
-    run: list[tuple[int, int, str]] = []
-
-    def overlaps_known(start: int, end: int) -> bool:
-        return any(s < offset + end and offset + start < e for s, e in blocked)
-
-    for start, end, word in [*words, (len(line) + 1, len(line) + 1, "")]:
-        joinable = bool(run) and line[run[-1][1] : start].strip(" ") == "" and start > run[-1][1]
-        good = (
-            word != ""
-            and _script(word[0]) == "latin"
-            and not overlaps_known(start, end)
-            and (
-                (_is_capitalised(word) and word.lower() not in _STOPWORDS)
-                or (word in _PARTICLES and bool(run))
-            )
-        )
-        if good and (joinable or not run):
-            run.append((start, end, word))
+    starts = [b[0] for b in blocked]
+    headline_lines: dict[int, bool] = {}
+    for match in _CANDIDATE.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if line_start not in headline_lines:
+            line_end = text.find("\n", match.end())
+            line = text[line_start : line_end if line_end >= 0 else len(text)]
+            headline_lines[line_start] = _is_title_case(line)
+        if headline_lines[line_start]:
             continue
-        name = _close_run(line, run, lowered_words)
-        if name:
-            yield name
-        run = [(start, end, word)] if good and word not in _PARTICLES else []
+        run: list[tuple[int, int, str]] = []
+        for word in _WORD.finditer(match.group()):
+            start, end = match.start() + word.start(), match.start() + word.end()
+            token = word.group()
+            if (token.lower() in _STOPWORDS and token not in _PARTICLES) or _overlaps(
+                start, end, blocked, starts
+            ):
+                yield from _close_run(text, line_start, run)
+                run = []
+            else:
+                run.append((start, end, token))
+        yield from _close_run(text, line_start, run)
 
 
-def _close_run(line: str, run: list[tuple[int, int, str]], lowered_words: set[str]) -> str | None:
-    while run and run[-1][2] in _PARTICLES:
-        run.pop()
-    if run:
-        before = line[: run[0][0]]
-        starts_sentence = not before.strip() or _SENTENCE_END.search(before) is not None
-        if starts_sentence and run[0][2].lower() in lowered_words:
-            run = run[1:]
+def _overlaps(start: int, end: int, blocked: list[tuple[int, int]], starts: list[int]) -> bool:
+    index = bisect.bisect_right(starts, start)
+    return any(s < end and start < e for s, e in blocked[max(0, index - 1) : index + 1])
+
+
+def _is_title_case(line: str) -> bool:
+    """True for lines where nearly every content word is capitalised, such as headlines."""
+    content = [w for w in _WORD.findall(line) if w.lower() not in _STOPWORDS]
+    content = [w for w in content if _script(w[0]) == "latin"]
+    return len(content) >= 4 and all(w[0].isupper() for w in content)
+
+
+def _close_run(text: str, line_start: int, run: list[tuple[int, int, str]]) -> Iterator[str]:
     while run and run[0][2] in _PARTICLES:
-        run.pop(0)
-    capitalised = [w for w in run if w[2] not in _PARTICLES]
-    if not 2 <= len(capitalised) <= 4:
-        return None
-    return line[run[0][0] : run[-1][1]]
+        run = run[1:]
+    while run and run[-1][2] in _PARTICLES:
+        run = run[:-1]
+    if run:
+        before = text[line_start : run[0][0]]
+        starts_sentence = not before.strip() or _SENTENCE_END.search(before) is not None
+        if starts_sentence and _used_in_lower_case(text, run[0][2]):
+            run = run[1:]
+            while run and run[0][2] in _PARTICLES:
+                run = run[1:]
+    if 2 <= sum(1 for w in run if w[2] not in _PARTICLES) <= 4:
+        yield text[run[0][0] : run[-1][1]]
+
+
+def _used_in_lower_case(text: str, word: str) -> bool:
+    lower = word.lower()
+    return re.search(f"(?<!\\w){re.escape(lower)}(?!\\w)", text) is not None
