@@ -326,5 +326,5 @@ def test_alias_clash_with_the_shipped_file_is_reported(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nothing.yaml"):
+    with pytest.raises(ConfigError, match=r"nothing\.yaml"):
         KnowledgeBase.load(tmp_path / "nothing.yaml")
