@@ -126,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump:
         per_page = {
             key: {
-                row.name: {"text": row.outputs[key], "prf": score(truth[key]["articleBody"],
-                                                               row.outputs[key])}
+                row.name: {
+                    "text": row.outputs[key],
+                    "prf": score(truth[key]["articleBody"], row.outputs[key]),
+                }
                 for row in rows
             }
             for key in pages

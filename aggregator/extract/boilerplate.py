@@ -1,86 +1,17 @@
-"""Site chrome that survives generic extractors, removed from the tree and line by line.
+"""Site chrome that survives generic extractors, removed line by line by its wording.
 
-Two passes, both written for the languages the aggregator follows rather than for any one site:
-
-* ``prune_tree`` drops elements whose role is plain from their markup: captions, author boxes,
-  share and comment widgets, related-article lists, newsletter and promo blocks. An element is
-  never dropped when it holds most of the page's text, so a site that calls its main column
-  ``comments-enabled`` keeps its story.
-* ``filter_lines`` drops short lines whose wording gives them away: "read also" links, promo and
-  messaging-app calls, comment counters, share prompts, repeated headlines.
+Written for the languages the aggregator follows rather than for any one site: "read also" links,
+promo and messaging-app calls, comment counters and widgets, share prompts, photo credits, image
+captions and the repeated headline. Only short lines are judged, so a story paragraph that happens
+to mention WhatsApp or a newsletter survives. (Dropping elements by class name was tried and
+removed: too many sites name their main column after a widget.)
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
-
-from lxml.html import HtmlElement
-
-# class/id words that mark chrome; matched as whole tokens of the attribute (split on -_ space).
-_CHROME_TOKENS = frozenset(
-    {
-        "comment", "comments", "commentlist", "respond", "wpdiscuz", "disqus", "wpd",
-        "share", "sharing", "sharebar", "social", "socials", "sharedaddy",
-        "related", "relatedposts", "yarpp", "recommended", "recirculation", "outbrain", "taboola",
-        "newsletter", "subscribe", "subscription", "promo", "advert", "advertisement", "ads",
-        "breadcrumb", "breadcrumbs", "byline", "authorbox", "bio", "author", "tags", "tagcloud",
-        "caption", "figcaption", "credit", "copyright", "cookie", "consent", "popup", "modal",
-        "sidebar", "widget", "footer", "nav", "navbar", "menu",
-    }
-)
-_CHROME_PAIRS = (
-    ("author", "box"), ("author", "bio"), ("about", "author"), ("author", "info"),
-    ("post", "author"), ("read", "also"), ("read", "more"), ("more", "stories"),
-    ("wp", "caption"), ("image", "credit"), ("photo", "credit"),
-)
-_CHROME_TAGS = ("figcaption", "aside", "nav", "footer", "form", "button", "noscript")
-_PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
-_SPLIT = re.compile(r"[\s_\-]+")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-
-
-def _tokens(element: HtmlElement) -> list[str]:
-    raw = f"{element.get('class') or ''} {element.get('id') or ''}"
-    if not raw.strip():
-        return []
-    return [t for t in _SPLIT.split(_CAMEL.sub(" ", raw).lower()) if t]
-
-
-def _is_chrome(element: HtmlElement) -> bool:
-    if element.tag in _CHROME_TAGS:
-        return True
-    tokens = _tokens(element)
-    if not tokens:
-        return False
-    if any(t in _CHROME_TOKENS for t in tokens):
-        return True
-    pairs = set(itertools.pairwise(tokens))
-    return any(pair in pairs for pair in _CHROME_PAIRS)
-
-
-def prune_tree(body: HtmlElement) -> int:
-    """Remove chrome elements from ``body`` in place; returns how many were removed.
-
-    An element holding more than a third of the text is kept whatever it is called: a wrong guess
-    there would cost the whole story.
-    """
-    total = len(body.text_content()) or 1
-    doomed: list[HtmlElement] = []
-    for element in body.iter():
-        if not isinstance(element.tag, str) or element.tag in _PROTECTED_TAGS:
-            continue
-        if any(element is d or d in element.iterancestors() for d in doomed[-3:]):
-            continue
-        if _is_chrome(element) and len(element.text_content()) * 3 < total:
-            doomed.append(element)
-    for element in doomed:
-        parent = element.getparent()
-        if parent is not None:
-            element.drop_tree()
-    return len(doomed)
 
 
 def _words(*phrases: str) -> str:
@@ -88,41 +19,133 @@ def _words(*phrases: str) -> str:
 
 
 _READ_ALSO = _words(
-    r"read (also|more|next)", r"also read", r"see also", r"related( articles?| stories| news)?",
-    r"recommended( for you)?", r"more from", r"you (may|might) also like", r"don'?t miss",
-    r"leggi anche", r"leggi pure", r"potrebbe interessarti", r"ti potrebbe interessare",
-    r"articoli correlati", r"vedi anche", r"lesen sie (auch|mehr)", r"auch interessant",
-    r"mehr zum thema", r"das könnte sie (auch )?interessieren", r"weiterlesen",
-    r"यह भी पढ़ें", r"ये भी पढ़ें", r"इसे भी पढ़ें", r"और पढ़ें", r"संबंधित खबरें",
-    r"另请阅读", r"相关阅读", r"延伸阅读", r"推荐阅读", r"相关文章", r"相关新闻", r"阅读更多",
-    r"à lire aussi", r"a lire aussi", r"lire aussi", r"voir aussi", r"sur le même sujet",
-    r"lire la suite", r"lee también", r"leer también", r"lea también", r"te puede interesar",
-    r"también te puede interesar", r"noticias relacionadas", r"leer más",
+    r"read (also|more|next)",
+    r"also read",
+    r"see also",
+    r"related( articles?| stories| news)?",
+    r"recommended( for you)?",
+    r"more from",
+    r"you (may|might) also like",
+    r"don'?t miss",
+    r"leggi anche",
+    r"leggi pure",
+    r"potrebbe interessarti",
+    r"ti potrebbe interessare",
+    r"articoli correlati",
+    r"vedi anche",
+    r"lesen sie (auch|mehr)",
+    r"auch interessant",
+    r"mehr zum thema",
+    r"das könnte sie (auch )?interessieren",
+    r"weiterlesen",
+    r"यह भी पढ़ें",
+    r"ये भी पढ़ें",
+    r"इसे भी पढ़ें",
+    r"और पढ़ें",
+    r"संबंधित खबरें",
+    r"另请阅读",
+    r"相关阅读",
+    r"延伸阅读",
+    r"推荐阅读",
+    r"相关文章",
+    r"相关新闻",
+    r"阅读更多",
+    r"à lire aussi",
+    r"a lire aussi",
+    r"lire aussi",
+    r"voir aussi",
+    r"sur le même sujet",
+    r"lire la suite",
+    r"lee también",
+    r"leer también",
+    r"lea también",
+    r"te puede interesar",
+    r"también te puede interesar",
+    r"noticias relacionadas",
+    r"leer más",
 )
-_READ_ALSO_LINE = re.compile(rf"^\W*({_READ_ALSO})\b\s*[:：»>\-–—|]?", re.IGNORECASE)
+_READ_ALSO_LINE = re.compile(rf"^\W*({_READ_ALSO})(?!\w)\s*(?P<sep>[:：»>\-–—|]|$)?", re.IGNORECASE)
 
 _PROMO = re.compile(
     _words(
-        r"whats\s?app", r"telegram", r"coupon", r"newsletter", r"promo ?code", r"codice sconto",
-        r"gutschein", r"code promo", r"código de descuento", r"cupón", r"优惠券", r"कूपन",
-        r"व्हाट्सएप", r"टेलीग्राम", r"sign up", r"subscribe", r"iscriviti", r"abonnieren",
-        r"abonnez-vous", r"suscríbete", r"suscribete", r"订阅", r"关注我们", r"follow us",
-        r"seguici", r"folgen sie uns", r"suivez-nous", r"síguenos", r"हमें फॉलो करें",
+        r"whats\s?app",
+        r"telegram",
+        r"coupon",
+        r"newsletter",
+        r"promo ?code",
+        r"codice sconto",
+        r"gutschein",
+        r"code promo",
+        r"código de descuento",
+        r"cupón",
+        r"优惠券",
+        r"कूपन",
+        r"व्हाट्सएप",
+        r"टेलीग्राम",
+        r"sign up",
+        r"subscribe",
+        r"iscriviti",
+        r"abonnieren",
+        r"abonnez-vous",
+        r"suscríbete",
+        r"suscribete",
+        r"订阅",
+        r"关注我们",
+        r"follow us",
+        r"seguici",
+        r"folgen sie uns",
+        r"suivez-nous",
+        r"síguenos",
+        r"हमें फॉलो करें",
     ),
     re.IGNORECASE,
 )
 _COMMENTS = re.compile(
     r"^\W*(\d+\s*)?("
     + _words(
-        r"comments?", r"commenti?", r"kommentare?", r"टिप्पणियाँ", r"टिप्पणियां", r"टिप्पणी",
-        r"条?评论", r"commentaires?", r"comentarios?", r"leave a (comment|reply)",
-        r"post a comment", r"add a comment", r"lascia un commento", r"scrivi un commento",
-        r"kommentar schreiben", r"schreibe einen kommentar", r"टिप्पणी करें", r"发表评论",
-        r"laisser un commentaire", r"laissez un commentaire", r"deja (un|tu) comentario",
-        r"deja una respuesta", r"inline feedbacks?", r"इनलाइन फीडबैक", r"view all comments",
-        r"सभी टिप्पणियां देखें", r"notify of", r"सूचित करना", r"share( this( article| story)?)?",
-        r"condividi", r"teilen", r"partager", r"compartir", r"शेयर करें", r"分享",
-        r"print", r"email", r"tweet", r"guest", r"अतिथि", r"सदस्यता लें", r"login", r"log in",
+        r"comments?",
+        r"commenti?",
+        r"kommentare?",
+        r"टिप्पणियाँ",
+        r"टिप्पणियां",
+        r"टिप्पणी",
+        r"条?评论",
+        r"commentaires?",
+        r"comentarios?",
+        r"leave a (comment|reply)",
+        r"post a comment",
+        r"add a comment",
+        r"lascia un commento",
+        r"scrivi un commento",
+        r"kommentar schreiben",
+        r"schreibe einen kommentar",
+        r"टिप्पणी करें",
+        r"发表评论",
+        r"laisser un commentaire",
+        r"laissez un commentaire",
+        r"deja (un|tu) comentario",
+        r"deja una respuesta",
+        r"inline feedbacks?",
+        r"इनलाइन फीडबैक",
+        r"view all comments",
+        r"सभी टिप्पणियां देखें",
+        r"notify of",
+        r"सूचित करना",
+        r"share( this( article| story)?)?",
+        r"condividi",
+        r"teilen",
+        r"partager",
+        r"compartir",
+        r"शेयर करें",
+        r"分享",
+        r"print",
+        r"email",
+        r"tweet",
+        r"guest",
+        r"अतिथि",
+        r"सदस्यता लें",
+        r"login",
+        r"log in",
     )
     + r")\W*$",
     re.IGNORECASE,
@@ -150,7 +173,10 @@ def is_boilerplate_line(line: str) -> bool:
     short = words <= _PROMO_MAX_WORDS and len(stripped) <= 240
     if not short:
         return False
-    if _READ_ALSO_LINE.search(stripped) or _COMMENTS.match(stripped):
+    read_also = _READ_ALSO_LINE.match(stripped)
+    if read_also and (read_also.group("sep") is not None or words <= 14):
+        return True
+    if _COMMENTS.match(stripped):
         return True
     if _PROMO.search(stripped) and (words <= 18 or stripped.endswith(("!", "?"))):
         return True

@@ -60,7 +60,6 @@ def containment(inner: str, outer: str) -> float:
     return len(a & b) / len(a) if a else 0.0
 
 
-
 def _line_key(line: str) -> str:
     return " ".join(_WORD.findall(line.casefold()))
 

@@ -23,9 +23,11 @@ _META_CHARSET = re.compile(
 )
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
 # UTF-8 lead/continuation bytes read as cp1252/latin-1: "Ã©", "â€™", "Ã¤", "Â " ...
-_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
-                       "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
-                       "\u2039\u203a\u20ac\u2122]")
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+    "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+    "\u2039\u203a\u20ac\u2122]"
+)
 
 # WHATWG: these labels really mean their supersets on the web.
 _SUPERSETS = {
@@ -107,8 +109,8 @@ def _is_utf8_with_non_ascii(body: bytes) -> bool:
 def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
     """Decode page bytes; returns the text and the codec that was used.
 
-    Random non-ASCII bytes almost never form valid UTF-8, so bytes that are valid UTF-8 win over a
-    single-byte declaration: that is the most common lie on the web.
+    Random non-ASCII bytes almost never form valid UTF-8, so bytes that are valid UTF-8 win over any
+    other declaration: a UTF-8 page labelled Latin-1 or GBK is the most common lie on the web.
     """
     bom = _bom(body)
     if bom is not None:
@@ -137,4 +139,3 @@ def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, st
         name = _normal_name(best.encoding) or "utf-8"
         return body.decode(name, errors="replace"), name
     return body.decode("utf-8", errors="replace"), "utf-8"
-

@@ -23,9 +23,20 @@ log = logging.getLogger(__name__)
 
 ARTICLE_TYPES = frozenset(
     {
-        "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
-        "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "techarticle",
-        "liveblogposting", "report", "scholarlyarticle", "socialmediaposting", "review",
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "blogposting",
+        "opinionnewsarticle",
+        "reviewnewsarticle",
+        "backgroundnewsarticle",
+        "techarticle",
+        "liveblogposting",
+        "report",
+        "scholarlyarticle",
+        "socialmediaposting",
+        "review",
     }
 )
 LISTING_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage", "profilepage"})
@@ -151,9 +162,7 @@ def read_meta(tree: HtmlElement, url: str) -> PageMeta:
 
     body_raw = article.get("articleBody") or article.get("text")
     body = plain_text(body_raw) if isinstance(body_raw, str) else None
-    paywalled = any(
-        obj.get("isAccessibleForFree") in (False, "False", "false") for obj in articles
-    )
+    paywalled = any(obj.get("isAccessibleForFree") in (False, "False", "false") for obj in articles)
 
     h1 = tree.find(".//h1")
     title_tag = tree.find(".//title")
@@ -167,7 +176,8 @@ def read_meta(tree: HtmlElement, url: str) -> PageMeta:
     author = _first(
         _name(article.get("author")),
         meta.get("author"),
-        meta.get("article:author") if not (meta.get("article:author") or "").startswith("http")
+        meta.get("article:author")
+        if not (meta.get("article:author") or "").startswith("http")
         else None,
         meta.get("parsely-author"),
         meta.get("dc.creator"),

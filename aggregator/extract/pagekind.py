@@ -19,18 +19,39 @@ _STUB_WORDS = 60
 _PAYWALL = re.compile(
     "|".join(
         (
-            r"subscribe to (continue|read)", r"to continue reading", r"continue reading with",
-            r"already a subscriber", r"subscribers? only", r"for subscribers", r"sign in to read",
-            r"register to (continue|read)", r"this (article|content) is (for|reserved for) "
-            r"(paid )?(subscribers|members)", r"unlock (this|full) (article|story)",
-            r"abbonati per (continuare|leggere)", r"riservato agli abbonati", r"sei già abbonato",
-            r"contenuto riservato", r"jetzt abonnieren", r"weiterlesen mit", r"bereits abonnent",
-            r"nur für abonnenten", r"exklusiv für abonnenten",
+            r"subscribe to (continue|read)",
+            r"to continue reading",
+            r"continue reading with",
+            r"already a subscriber",
+            r"subscribers? only",
+            r"for subscribers",
+            r"sign in to read",
+            r"register to (continue|read)",
+            r"this (article|content) is (for|reserved for) "
+            r"(paid )?(subscribers|members)",
+            r"unlock (this|full) (article|story)",
+            r"abbonati per (continuare|leggere)",
+            r"riservato agli abbonati",
+            r"sei già abbonato",
+            r"contenuto riservato",
+            r"jetzt abonnieren",
+            r"weiterlesen mit",
+            r"bereits abonnent",
+            r"nur für abonnenten",
+            r"exklusiv für abonnenten",
             r"abonnez-vous pour (lire|continuer)",
-            r"réservé aux abonnés", r"déjà abonné", r"suscríbete para (seguir|continuar|leer)",
-            r"exclusivo para suscriptores", r"solo para suscriptores", r"ya eres suscriptor",
-            r"订阅后(继续)?阅读", r"付费(内容|阅读)", r"会员专享", r"पढ़ने के लिए सब्सक्राइब",
-            r"सब्सक्राइब करें और पढ़ें", r"प्रीमियम (लेख|सामग्री)",
+            r"réservé aux abonnés",
+            r"déjà abonné",
+            r"suscríbete para (seguir|continuar|leer)",
+            r"exclusivo para suscriptores",
+            r"solo para suscriptores",
+            r"ya eres suscriptor",
+            r"订阅后(继续)?阅读",
+            r"付费(内容|阅读)",
+            r"会员专享",
+            r"पढ़ने के लिए सब्सक्राइब",
+            r"सब्सक्राइब करें और पढ़ें",
+            r"प्रीमियम (लेख|सामग्री)",
         )
     ),
     re.IGNORECASE,
@@ -59,9 +80,9 @@ def _teasers(tree: HtmlElement) -> int:
     linked_heads = 0
     for tag in ("h2", "h3"):
         for head in tree.iter(tag):
-            if head.find(".//a[@href]") is not None or (head.getparent() is not None and (
-                head.getparent().tag == "a"
-            )):
+            if head.find(".//a[@href]") is not None or (
+                head.getparent() is not None and (head.getparent().tag == "a")
+            ):
                 linked_heads += 1
     cards = sum(1 for _ in tree.iter("article"))
     return max(linked_heads, cards)
@@ -89,6 +110,4 @@ def is_article(text: str, meta: PageMeta, tree: HtmlElement, page_text: str) -> 
     has_article_schema = bool(meta.types & ARTICLE_TYPES) or meta.og_type == "article"
     if meta.types & LISTING_TYPES and not has_article_schema:
         return False
-    return not (
-        not has_article_schema and _teasers(tree) >= 8 and words < 4 * _MIN_ARTICLE_WORDS
-    )
+    return not (not has_article_schema and _teasers(tree) >= 8 and words < 4 * _MIN_ARTICLE_WORDS)
