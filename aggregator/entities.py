@@ -90,7 +90,7 @@ def _script(char: str) -> str:
 
 
 def _build_fold_table() -> dict[int, str]:
-    """Map accented Latin letters to their base letter and whitespace to a space, 1:1."""
+    """Map accented Latin letters to their base letter, and typographic marks to plain ones."""
     table: dict[int, str] = {}
     for code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
         char = chr(code)
@@ -98,10 +98,6 @@ def _build_fold_table() -> dict[int, str]:
         base = "".join(c for c in decomposed if not unicodedata.combining(c))
         if len(base) == 1 and base != char:
             table[code] = base
-    for code in (*range(0x09, 0x0E), 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029):
-        table[code] = " "
-    for code in (0x202F, 0x205F, 0x3000):
-        table[code] = " "
     # Typographic apostrophes and hyphens, so that "Rolls‑Royce" and "Renault’s" behave.
     for char in "\u2018\u2019\u02bc":
         table[ord(char)] = "'"
@@ -112,12 +108,20 @@ def _build_fold_table() -> dict[int, str]:
 
 
 _FOLD_TABLE = _build_fold_table()
+# str.translate walks every character in Python-level steps for non-ASCII text; a regex finds
+# the few characters that need folding far faster.
+_FOLD_RE = re.compile("[" + re.escape("".join(map(chr, _FOLD_TABLE))) + "]")
+_WHITESPACE = re.compile(r"\s")
 
 
 def fold(text: str, *, lower: bool) -> str:
     """Fold ``text`` for matching while keeping its length, so offsets stay valid."""
-    folded = unicodedata.normalize("NFC", text).translate(_FOLD_TABLE)
+    folded = _FOLD_RE.sub(_fold_match, unicodedata.normalize("NFC", text))
     return _lower(folded) if lower else folded
+
+
+def _fold_match(match: re.Match[str]) -> str:
+    return _FOLD_TABLE[ord(match.group())]
 
 
 def _lower(folded: str) -> str:
@@ -184,7 +188,7 @@ def _trie_pattern(keys: Iterable[str], *, genitive: bool) -> str:
         branches = []
         for char in sorted(node.children):
             child = node.children[char]
-            piece = re.escape(char)
+            piece = r"\s" if char == " " else re.escape(char)
             if first is None:
                 script = _script(char)
                 if script == "latin":
@@ -307,8 +311,8 @@ class KnowledgeBase:
         # In load order, so that a clash is reported at the later of the two entries.
         for entity in self._entities.values():
             self._index(entity)
-        self._ci_re = self._compile(self._ci, genitive=True)
-        self._cs_re = self._compile(self._cs, genitive=False)
+        self._ci_res = self._compile(self._ci, genitive=True)
+        self._cs_res = self._compile(self._cs, genitive=False)
 
     def _index(self, entity: Entity) -> None:
         exact = {_alias_key(a, lower=True) for a in entity.exact}
@@ -335,10 +339,19 @@ class KnowledgeBase:
             self._lookup.setdefault(_alias_key(name, lower=True), entity)
 
     @staticmethod
-    def _compile(table: Mapping[str, str], *, genitive: bool) -> re.Pattern[str] | None:
-        if not table:
-            return None
-        return re.compile(_trie_pattern(table, genitive=genitive))
+    def _compile(table: Mapping[str, str], *, genitive: bool) -> tuple[re.Pattern[str], ...]:
+        """One expression per script of the first character.
+
+        The engine tries a character against every top-level branch in turn; split by script,
+        each expression has few branches and skips text of other scripts at C speed.
+        """
+        by_script: dict[str, list[str]] = {}
+        for key in table:
+            by_script.setdefault(_script(key[0]), []).append(key)
+        return tuple(
+            re.compile(_trie_pattern(keys, genitive=genitive))
+            for _, keys in sorted(by_script.items())
+        )
 
     @classmethod
     def load(cls, *paths: str | Path) -> KnowledgeBase:
@@ -394,13 +407,12 @@ class KnowledgeBase:
         Offsets refer to the NFC form of ``text``.
         """
         folded = fold(text, lower=False)
+        lowered = _lower(folded)
         found: list[tuple[int, int, str]] = []
-        if self._ci_re is not None:
-            found.extend(self._matches(self._ci_re, _lower(folded), self._ci))
-        if self._cs_re is not None:
-            found.extend(self._matches(self._cs_re, folded, self._cs))
-        if self._cs_re is None or self._ci_re is None:
-            return found
+        for pattern in self._ci_res:
+            found.extend(self._matches(pattern, lowered, self._ci))
+        for pattern in self._cs_res:
+            found.extend(self._matches(pattern, folded, self._cs))
         found.sort(key=lambda s: (s[0], s[0] - s[1]))
         kept: list[tuple[int, int, str]] = []
         for span in found:
@@ -416,7 +428,7 @@ class KnowledgeBase:
         pattern: re.Pattern[str], folded: str, table: Mapping[str, str]
     ) -> Iterator[tuple[int, int, str]]:
         for match in pattern.finditer(folded):
-            key = match.group().replace(_NUKTA, "")
+            key = _WHITESPACE.sub(" ", match.group().replace(_NUKTA, ""))
             entity_id = table.get(key)
             if entity_id is None and key.endswith("s"):
                 entity_id = table.get(key[:-1])
@@ -505,6 +517,7 @@ _CANDIDATE = re.compile(
     f"(?<![\\w'-]){_NAME_WORD}(?:[ \\u00a0]+(?:{_PARTICLE}[ \\u00a0]+)*{_NAME_WORD})+(?![\\w])"
 )
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+_NEWLINE = re.compile(r"\n")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”«»()\[\]|]\s*$")
 
 
@@ -518,14 +531,15 @@ def unknown_names(text: str, known: Iterable[tuple[int, int, str]] = ()) -> Iter
     """
     blocked = sorted((start, end) for start, end, _ in known)
     starts = [b[0] for b in blocked]
+    line_starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
     headline_lines: dict[int, bool] = {}
     for match in _CANDIDATE.finditer(text):
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        if line_start not in headline_lines:
-            line_end = text.find("\n", match.end())
-            line = text[line_start : line_end if line_end >= 0 else len(text)]
-            headline_lines[line_start] = _is_title_case(line)
-        if headline_lines[line_start]:
+        line_no = bisect.bisect_right(line_starts, match.start()) - 1
+        line_start = line_starts[line_no]
+        if line_no not in headline_lines:
+            line_end = line_starts[line_no + 1] if line_no + 1 < len(line_starts) else len(text)
+            headline_lines[line_no] = _is_title_case(text[line_start:line_end])
+        if headline_lines[line_no]:
             continue
         run: list[tuple[int, int, str]] = []
         for word in _WORD.finditer(match.group()):
@@ -547,10 +561,16 @@ def _overlaps(start: int, end: int, blocked: list[tuple[int, int]], starts: list
 
 
 def _is_title_case(line: str) -> bool:
-    """True for lines where nearly every content word is capitalised, such as headlines."""
-    content = [w for w in _WORD.findall(line) if w.lower() not in _STOPWORDS]
-    content = [w for w in content if _script(w[0]) == "latin"]
-    return len(content) >= 4 and all(w[0].isupper() for w in content)
+    """True for lines where every content word is capitalised, such as headlines."""
+    capitalised = 0
+    for match in _WORD.finditer(line):
+        word = match.group()
+        if word[0].islower():
+            if word not in _STOPWORDS:
+                return False
+        elif word[0].isupper() and word.lower() not in _STOPWORDS:
+            capitalised += 1
+    return capitalised >= 4
 
 
 def _close_run(text: str, line_start: int, run: list[tuple[int, int, str]]) -> Iterator[str]:
