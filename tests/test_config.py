@@ -1,0 +1,83 @@
+"""feeds.yaml and settings validation: every mistake names the file, the feed, the key and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.config import Settings, dump_feeds, load_feeds, parse_feeds
+from aggregator.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_feed_list_is_valid_and_broad() -> None:
+    feeds = load_feeds(REPO / "feeds.yaml").feeds
+    assert len(feeds) >= 20
+    assert len({f.language for f in feeds}) >= 5
+    assert all(f.tags for f in feeds)
+    assert not any(f.allow_private for f in feeds)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("feeds:\n  - name: A\n    url: https://a.example/feed\n    langauge: en\n",
+         ["feeds.yaml:4", "feed 'A'", "'langauge'", "did you mean 'language'"]),
+        ("feeds:\n  - name: A\n    url: ftp://a.example/feed\n",
+         ["feeds.yaml:3", "feed 'A'", "'url'", "http"]),
+        ("feeds:\n  - name: A\n    url: https://a.example/f\n  - name: A\n    url: https://b.example/f\n",
+         ["feeds.yaml:4", "feed 'A'", "duplicate name", "line 2"]),
+        ("feeds:\n  - name: A\n    url: https://a.example/f\n  - name: B\n    url: https://a.example/f/\n",
+         ["feed 'B'", "'url'", "duplicate of feed 'A'"]),
+        ("feeds:\n  - url: https://a.example/f\n", ["feed #1", "'name'", "required"]),
+        ("feeds:\n  - name: A\n    url: https://a.example/f\n    language: English\n",
+         ["feed 'A'", "'language'", "'English'"]),
+        ("feeds:\n  - name: A\n    url: https://a.example/f\n    tags: EV news!\n",
+         ["feed 'A'", "'tags'"]),
+        ("feedz:\n  - name: A\n", ["feeds.yaml:1", "'feedz'", "did you mean 'feeds'"]),
+        ("feeds: [unclosed\n", ["feeds.yaml", "not valid YAML"]),
+    ],
+)
+def test_mistakes_name_file_feed_key_and_line(text: str, fragments: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_feeds(text, Path("feeds.yaml"))
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_feeds(tmp_path / "nope.yaml")
+
+
+def test_dump_round_trips(tmp_path: Path) -> None:
+    feeds = load_feeds(REPO / "feeds.yaml").feeds
+    again = parse_feeds(dump_feeds(feeds), tmp_path / "x.yaml").feeds
+    assert again == feeds
+
+
+def test_settings_precedence_flag_over_env_over_default() -> None:
+    env = {"AGGREGATOR_DB": "/tmp/env.db", "AGGREGATOR_READ_TIMEOUT": "3.5"}
+    assert Settings.from_env(env).db == Path("/tmp/env.db")
+    assert Settings.from_env(env).read_timeout == 3.5
+    assert Settings.from_env(env, db=Path("/tmp/flag.db")).db == Path("/tmp/flag.db")
+    assert Settings.from_env({}).db == Path("data/aggregator.db")
+
+
+def test_bad_setting_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="AGGREGATOR_MAX_REDIRECTS"):
+        Settings.from_env({"AGGREGATOR_MAX_REDIRECTS": "many"})
+    with pytest.raises(ConfigError, match="page_workers"):
+        Settings.from_env({"AGGREGATOR_PAGE_WORKERS": "0"})
+
+
+@given(st.text(max_size=300))
+def test_any_text_is_a_feed_list_or_a_config_error(text: str) -> None:
+    try:
+        parse_feeds(text, Path("feeds.yaml"))
+    except ConfigError:
+        pass
