@@ -1,5 +1,13 @@
 """Keyword (FTS5), semantic (embeddings) and hybrid search.
 
+Keyword search is SQLite FTS5 with BM25, the title weighted 3:1 over the body; "quoted phrases"
+and prefix* queries are supported (see :func:`aggregator.store.read.fts_query`).
+
+Semantic search embeds the query with the same model as the stored article bodies and ranks by
+cosine (vectors are normalised, so an inner product). The reader keeps the matrix in memory and
+refreshes it incrementally, so a query costs one matrix product, not a reload. With a
+multilingual model (``--model e5``) a query in one language finds articles in another.
+
 Hybrid search fuses the two rankings by reciprocal rank fusion: an article's score is
 ``sum(1 / (RRF_K + rank))`` over the rankings it appears in (rank counted from 1), with RRF_K = 60.
 RRF needs no calibration between BM25 scores and cosines, and rewards articles both methods find.
@@ -7,51 +15,88 @@ RRF needs no calibration between BM25 scores and cosines, and rewards articles b
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import numpy as np
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from aggregator.embed import LazyEmbedder
-from aggregator.store.read import ArticleRow, Filters, Reader
+from aggregator.store.read import ArticleRow, Filters, Reader, StoryRow
 
 RRF_K = 60
 CANDIDATES = 200
+MODES = ("keyword", "semantic", "hybrid")
+CSV_COLUMNS = (
+    "rank",
+    "score",
+    "story_id",
+    "story",
+    "article_id",
+    "published",
+    "source",
+    "language",
+    "title",
+    "url",
+)
 
 
 def keyword(reader: Reader, query: str, *, limit: int, filters: Filters) -> list[ArticleRow]:
     return reader.search_keyword(query, limit=limit, filters=filters)
 
 
+def embed_query(query: str, model: str) -> Any:
+    """The query's vector under ``model`` (the model is loaded once per process)."""
+    return LazyEmbedder(model).encode([query], kind="query")[0]
+
+
+def semantic_by_vector(
+    reader: Reader, vector: Any, *, limit: int, filters: Filters, model: str
+) -> list[ArticleRow]:
+    """Articles whose body embedding under ``model`` is nearest ``vector``, best first."""
+    index = reader.vector_index(LazyEmbedder(model).name)
+    if index.size == 0:
+        return []
+    allowed = reader.filtered_ids(filters)
+    ids, scores = index.nearest(vector, limit, allowed=allowed)
+    score_of = dict(zip(ids, scores, strict=True))
+    rows = reader.articles_by_id(ids)
+    ranked = sorted(rows, key=lambda r: -score_of[r.id])
+    return [replace(r, rank=score_of[r.id]) for r in ranked]
+
+
 def semantic(
     reader: Reader, query: str, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
     """Articles whose body embedding is closest to the query's, under the same model."""
-    embedder = LazyEmbedder(model)
-    index = reader.vector_index(embedder.name)
-    if index.size == 0 or not query.strip():
+    if not query.strip() or reader.vector_index(LazyEmbedder(model).name).size == 0:
         return []
-    vector = embedder.encode([query], kind="query")[0]
-    ids, scores = index.nearest(vector, CANDIDATES if filters != Filters() else limit)
-    rows = reader.articles_by_id(ids, filters=filters)
-    ranked = sorted(rows, key=lambda r: -float(scores[ids.index(r.id)]))
-    return [replace(r, rank=float(scores[ids.index(r.id)])) for r in ranked[:limit]]
+    vector = embed_query(query, model)
+    return semantic_by_vector(reader, vector, limit=limit, filters=filters, model=model)
+
+
+def fuse(rankings: Sequence[Sequence[ArticleRow]], *, limit: int) -> list[ArticleRow]:
+    """Reciprocal rank fusion of several rankings (see the module docstring)."""
+    fused: dict[int, float] = {}
+    rows: dict[int, ArticleRow] = {}
+    for ranking in rankings:
+        for position, row in enumerate(ranking, start=1):
+            fused[row.id] = fused.get(row.id, 0.0) + 1.0 / (RRF_K + position)
+            rows.setdefault(row.id, row)
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
+    return [replace(rows[i], rank=fused[i]) for i in order]
 
 
 def hybrid(
     reader: Reader, query: str, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
-    lists = [
-        keyword(reader, query, limit=CANDIDATES, filters=filters),
-        semantic(reader, query, limit=CANDIDATES, filters=filters, model=model),
-    ]
-    fused: dict[int, float] = {}
-    rows: dict[int, ArticleRow] = {}
-    for ranking in lists:
-        for position, row in enumerate(ranking, start=1):
-            fused[row.id] = fused.get(row.id, 0.0) + 1.0 / (RRF_K + position)
-            rows.setdefault(row.id, row)
-    order = sorted(fused, key=lambda i: -fused[i])[:limit]
-    return [replace(rows[i], rank=fused[i]) for i in order]
+    return fuse(
+        [
+            keyword(reader, query, limit=CANDIDATES, filters=filters),
+            semantic(reader, query, limit=CANDIDATES, filters=filters, model=model),
+        ],
+        limit=limit,
+    )
 
 
 def search(
@@ -73,4 +118,80 @@ def search(
     raise ValueError(f"unknown search mode {mode!r}")
 
 
-__all__ = ["RRF_K", "hybrid", "keyword", "np", "search", "semantic"]
+@dataclass(frozen=True)
+class StoryHits:
+    """Search hits that belong to one story (``story`` is None for unclustered articles)."""
+
+    story_id: int | None
+    story: StoryRow | None
+    hits: tuple[ArticleRow, ...]
+
+    @property
+    def best(self) -> float:
+        return max(h.rank for h in self.hits)
+
+
+def group_by_story(reader: Reader, hits: Sequence[ArticleRow]) -> list[StoryHits]:
+    """Hits grouped by story, groups in the order of their best hit, hits in rank order.
+
+    One query fetches every story involved, so grouping 200 hits costs one round trip.
+    """
+    stories = reader.stories_by_id([h.story_id for h in hits if h.story_id is not None])
+    groups: dict[int | None, list[ArticleRow]] = {}
+    for hit in hits:
+        key = hit.story_id if hit.story_id in stories else None
+        groups.setdefault(key, []).append(hit)
+    ungrouped = groups.pop(None, [])
+    result = [
+        StoryHits(sid, stories[sid], tuple(rows)) for sid, rows in groups.items() if sid is not None
+    ]
+    result += [StoryHits(None, None, (row,)) for row in ungrouped]
+    return result
+
+
+def to_csv(hits: Sequence[ArticleRow], stories: dict[int, StoryRow] | None = None) -> str:
+    """Hits as CSV text (one row per article, in rank order) for download or export.
+
+    Cells that a spreadsheet would run as a formula (=, +, -, @ first) are prefixed with a
+    quote: titles come from feeds and are not to be trusted.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for number, hit in enumerate(hits, start=1):
+        story = (stories or {}).get(hit.story_id) if hit.story_id is not None else None
+        writer.writerow(
+            [
+                number,
+                f"{hit.rank:.6f}",
+                hit.story_id if hit.story_id is not None else "",
+                _cell(story.headline if story else ""),
+                hit.id,
+                hit.published.isoformat(),
+                _cell(hit.source),
+                hit.language or "",
+                _cell(hit.title),
+                _cell(hit.url),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+__all__ = [
+    "MODES",
+    "RRF_K",
+    "StoryHits",
+    "embed_query",
+    "fuse",
+    "group_by_story",
+    "hybrid",
+    "keyword",
+    "search",
+    "semantic",
+    "semantic_by_vector",
+    "to_csv",
+]

@@ -23,13 +23,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from aggregator.errors import StorageError
-from aggregator.store import connect, parse_iso
+from aggregator.store import connect, iso, parse_iso
+from aggregator.store.vectors import CachedIndex, VectorIndex, matrix_from_blobs
 
 HALF_LIFE_HOURS = 24.0
 _TOKEN = re.compile(r'"[^"]+"|\S+')
+
+# The score above as SQL, so that ranking happens inside SQLite; the first parameter is "now".
+# It must stay equal to :func:`story_score` (tests/test_search.py compares the two).
+SCORE_SQL = f"""
+    (ln(1 + s.n_articles) + ln(1 + s.n_sources) + 0.5 * (s.n_languages - 1))
+    * pow(2, -max(0.0, (julianday(?) - julianday(s.last_published)) * 24) / {HALF_LIFE_HOURS})
+    * (1 + coalesce((SELECT sum(json_extract(t.value, '$[1]')) FROM json_each(s.timeline) t
+        WHERE json_extract(t.value, '$[0]') >= date(s.last_published, '-1 day')), 0)
+        * 1.0 / max(s.n_articles, 1))
+"""
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,95 @@ class StoryDetail:
     story: StoryRow
     articles: tuple[ArticleRow, ...]
     requested_id: int
-    mentions: tuple[tuple[str, str, int], ...] = field(default_factory=tuple)
+    # (entity id, display name, kind, times mentioned), the most mentioned first
+    mentions: tuple[tuple[str, str, str, int], ...] = field(default_factory=tuple)
+
+    @property
+    def merged(self) -> bool:
+        """Whether the requested id was absorbed into another story."""
+        return self.requested_id != self.story.id
+
+    @property
+    def lead(self) -> ArticleRow | None:
+        """The article chosen to represent the story (the earliest one when none was chosen)."""
+        for article in self.articles:
+            if article.id == self.story.lead_article_id:
+                return article
+        return self.articles[0] if self.articles else None
+
+    def by_source(self) -> list[tuple[str, tuple[ArticleRow, ...]]]:
+        """Articles grouped by source: the earliest-reporting source first, articles by time."""
+        groups: dict[str, list[ArticleRow]] = {}
+        for article in sorted(self.articles, key=lambda a: (a.published, a.id)):
+            groups.setdefault(article.source, []).append(article)
+        return [(source, tuple(rows)) for source, rows in groups.items()]
+
+    def coverage(self) -> list[tuple[datetime, int]]:
+        """Articles per hour (a story of under three days) or per day, gaps filled with zero."""
+        if not self.articles:
+            return []
+        first = min(a.published for a in self.articles)
+        last = max(a.published for a in self.articles)
+        step = timedelta(hours=1) if last - first < timedelta(days=3) else timedelta(days=1)
+        if step == timedelta(hours=1):
+            start = first.replace(minute=0, second=0, microsecond=0)
+        else:
+            start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        counts: dict[int, int] = {}
+        for article in self.articles:
+            slot = int((article.published - start) / step)
+            counts[slot] = counts.get(slot, 0) + 1
+        return [(start + step * i, counts.get(i, 0)) for i in range(max(counts) + 1)]
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    """One page of ranked stories and how many match the filters in all."""
+
+    stories: tuple[StoryRow, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values present in the database, offered as filter choices."""
+
+    languages: tuple[str, ...]
+    sources: tuple[str, ...]
+    tags: tuple[str, ...]
+    first: datetime | None
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    """A company, person or other entity as the mentions table knows it."""
+
+    id: str
+    name: str
+    kind: str
+    n_articles: int
+    n_stories: int
+    last_seen: datetime | None
+
+
+def http_url(url: str | None) -> str | None:
+    """``url`` when it is an http(s) address, else None: feed links are untrusted, and only
+    these may become clickable links (no javascript:, data: or urn: targets)."""
+    if not url:
+        return None
+    cleaned = url.strip()
+    scheme, sep, rest = cleaned.partition("://")
+    if (
+        sep
+        and scheme.lower() in ("http", "https")
+        and rest
+        and not any(c in cleaned for c in "\n\r\t <>\"'")
+    ):
+        return cleaned
+    return None
 
 
 @dataclass(frozen=True)
@@ -155,25 +252,6 @@ def story_score(story: StoryRow, now: datetime) -> float:
     return size * 2 ** (-age_hours / HALF_LIFE_HOURS) * (1 + growth)
 
 
-class VectorIndex:
-    """All body embeddings of one model as one normalised matrix; exact inner-product search."""
-
-    def __init__(self, ids: list[int], matrix: Any) -> None:
-        self.ids = ids
-        self.matrix = np.asarray(matrix, dtype=np.float32)
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
-    def nearest(self, vector: Any, k: int) -> tuple[list[int], list[float]]:
-        scores = self.matrix @ np.asarray(vector, dtype=np.float32)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [self.ids[i] for i in top], [float(scores[i]) for i in top]
-
-
 class Reader:
     """Read-only access; safe beside a running refresh (WAL)."""
 
@@ -186,6 +264,8 @@ class Reader:
             raise StorageError(f"{path} is not a readable aggregator database: {exc}") from exc
         if version == 0:
             raise StorageError(f"{path} is not an aggregator database (no schema)")
+        self._indexes: dict[str, CachedIndex] = {}
+        self._story_indexes: dict[str, tuple[str, VectorIndex]] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -226,33 +306,153 @@ class Reader:
     def top_stories(
         self, *, limit: int = 20, filters: Filters | None = None, now: datetime | None = None
     ) -> list[StoryRow]:
-        filters = filters or Filters()
-        clauses, params = ["1 = 1"], []
-        if filters.since:
-            clauses.append("s.last_published >= ?")
-            params.append(filters.since.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        if filters.until:
-            clauses.append("s.first_published <= ?")
-            params.append(filters.until.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        for column, values in (
-            ("languages", filters.languages),
-            ("sources", filters.sources),
-            ("tags", filters.tags),
-        ):
-            if values:
-                marks = ", ".join("?" * len(values))
-                clauses.append(
-                    f"EXISTS (SELECT 1 FROM json_each(s.{column}) WHERE value IN ({marks}))"
-                )
-                params.extend(values)
-        rows = self._rows(f"SELECT * FROM stories s WHERE {' AND '.join(clauses)}", params)
-        reference = now or self.reference_now()
-        stories = [_story(r) for r in rows]
-        scored = sorted(
-            (StoryRow(**{**s.__dict__, "score": story_score(s, reference)}) for s in stories),
-            key=lambda s: (-s.score, -s.id),
+        """The best-scoring stories (the score in the module docstring), best first."""
+        return list(self.story_page(limit=limit, filters=filters, now=now).stories)
+
+    def story_page(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        filters: Filters | None = None,
+        now: datetime | None = None,
+    ) -> StoryPage:
+        """One page of the ranking plus the number of matching stories.
+
+        The score is computed and sorted inside SQLite, so only the rows of the page are turned
+        into Python objects: ranking 10,000 stories costs one query, not one per story.
+        """
+        where, params = _story_filters(filters or Filters())
+        reference = iso(now or self.reference_now())
+        total = int(self._rows(f"SELECT count(*) FROM stories s WHERE {where}", params)[0][0])
+        rows = self._rows(
+            f"SELECT s.*, {SCORE_SQL} AS score FROM stories s WHERE {where} "
+            "ORDER BY score DESC, s.id DESC LIMIT ? OFFSET ?",
+            (reference, *params, limit, offset),
         )
-        return scored[:limit]
+        return StoryPage(
+            stories=tuple(_story(r, float(r["score"])) for r in rows),
+            total=total,
+            offset=offset,
+            limit=limit,
+        )
+
+    def stories_by_id(self, ids: Sequence[int]) -> dict[int, StoryRow]:
+        """Story rows for some ids (missing ids are left out), in one query per 500 ids."""
+        found: dict[int, StoryRow] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self._rows(
+                f"SELECT * FROM stories WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update({int(r["id"]): _story(r) for r in rows})
+        return found
+
+    def facets(self) -> Facets:
+        """The values the filters can take: languages, sources, tags and the date range."""
+        languages = self._rows(
+            "SELECT DISTINCT value FROM stories, json_each(stories.languages) ORDER BY value"
+        )
+        sources = self._rows("SELECT DISTINCT source FROM articles ORDER BY source")
+        tags = self._rows(
+            "SELECT DISTINCT value FROM feeds, json_each(feeds.tags) "
+            "UNION SELECT DISTINCT value FROM stories, json_each(stories.tags) ORDER BY 1"
+        )
+        span = self._rows("SELECT min(published) AS a, max(published) AS b FROM articles")[0]
+        return Facets(
+            languages=tuple(str(r[0]) for r in languages),
+            sources=tuple(str(r[0]) for r in sources),
+            tags=tuple(str(r[0]) for r in tags),
+            first=parse_iso(span["a"]),
+            last=parse_iso(span["b"]),
+        )
+
+    def related_stories(self, story_id: int, *, limit: int = 5) -> list[StoryRow]:
+        """The stories whose centroid vectors are nearest this one's (score = cosine)."""
+        rows = self._rows("SELECT model, vector FROM stories WHERE id = ?", (story_id,))
+        if not rows or rows[0]["vector"] is None:
+            return []
+        model = rows[0]["model"]
+        index = self._story_index(model)
+        ids, scores = index.nearest(matrix_from_blobs([bytes(rows[0]["vector"])])[0], limit + 1)
+        wanted = [(i, s) for i, s in zip(ids, scores, strict=True) if i != story_id][:limit]
+        found = self.stories_by_id([i for i, _ in wanted])
+        return [StoryRow(**{**found[i].__dict__, "score": s}) for i, s in wanted if i in found]
+
+    def _story_index(self, model: str | None) -> VectorIndex:
+        marker_row = self._rows(
+            "SELECT count(*) AS n, max(updated) AS u FROM stories WHERE model IS ?", (model,)
+        )[0]
+        marker = f"{marker_row['n']}|{marker_row['u']}"
+        cached = self._story_indexes.get(model or "")
+        if cached is not None and cached[0] == marker:
+            return cached[1]
+        rows = self._rows(
+            "SELECT id, vector FROM stories WHERE model IS ? AND vector IS NOT NULL ORDER BY id",
+            (model,),
+        )
+        index = VectorIndex(
+            [int(r[0]) for r in rows], matrix_from_blobs([bytes(r[1]) for r in rows])
+        )
+        self._story_indexes[model or ""] = (marker, index)
+        return index
+
+    def refresh_running(self) -> bool:
+        """Whether a refresh has started and not finished (within the last six hours)."""
+        cutoff = iso(datetime.now(UTC) - timedelta(hours=6))
+        rows = self._rows(
+            "SELECT 1 FROM runs WHERE status = 'running' AND finished IS NULL AND started >= ? "
+            "LIMIT 1",
+            (cutoff,),
+        )
+        return bool(rows)
+
+    # entities --------------------------------------------------------------------------------
+
+    def entities(self, *, limit: int = 500) -> list[EntityRow]:
+        """Entities named in stored articles, the most mentioned first."""
+        rows = self._rows(
+            "SELECT m.entity_id, max(m.name) AS name, max(m.kind) AS kind, "
+            " count(*) AS articles, count(DISTINCT a.story_id) AS stories, "
+            " max(a.published) AS last_seen "
+            "FROM mentions m JOIN articles a ON a.id = m.article_id "
+            "GROUP BY m.entity_id ORDER BY articles DESC, m.entity_id LIMIT ?",
+            (limit,),
+        )
+        return [
+            EntityRow(
+                id=str(r["entity_id"]),
+                name=str(r["name"]),
+                kind=str(r["kind"]),
+                n_articles=int(r["articles"]),
+                n_stories=int(r["stories"]),
+                last_seen=parse_iso(r["last_seen"]),
+            )
+            for r in rows
+        ]
+
+    def entity_timeline(self, entity_id: str) -> list[tuple[str, int]]:
+        """Articles mentioning the entity per day (YYYY-MM-DD, count), oldest first."""
+        rows = self._rows(
+            "SELECT substr(a.published, 1, 10) AS day, count(*) AS n FROM mentions m "
+            "JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ? "
+            "GROUP BY day ORDER BY day",
+            (entity_id,),
+        )
+        return [(str(r["day"]), int(r["n"])) for r in rows]
+
+    def entity_stories(self, entity_id: str, *, limit: int = 50) -> list[tuple[StoryRow, int]]:
+        """Stories whose articles mention the entity, with how many of their articles do."""
+        rows = self._rows(
+            "SELECT s.*, x.n AS mentioning FROM stories s JOIN ("
+            " SELECT a.story_id AS sid, count(*) AS n FROM mentions m "
+            " JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ? "
+            " AND a.story_id IS NOT NULL GROUP BY a.story_id) x ON x.sid = s.id "
+            "ORDER BY s.last_published DESC, x.n DESC LIMIT ?",
+            (entity_id, limit),
+        )
+        return [(_story(r), int(r["mentioning"])) for r in rows]
 
     def resolve_story_id(self, story_id: int) -> int:
         """Follow merges so that an old story id still leads to its story."""
@@ -277,7 +477,8 @@ class Reader:
             (resolved,),
         )
         mentions = self._rows(
-            "SELECT m.name, m.kind, sum(m.count) AS n FROM mentions m JOIN articles a "
+            "SELECT m.entity_id, max(m.name) AS name, max(m.kind) AS kind, sum(m.count) AS n "
+            "FROM mentions m JOIN articles a "
             "ON a.id = m.article_id WHERE a.story_id = ? GROUP BY m.entity_id "
             "ORDER BY n DESC LIMIT 30",
             (resolved,),
@@ -286,7 +487,7 @@ class Reader:
             story=_story(rows[0]),
             articles=tuple(_article(a) for a in articles),
             requested_id=story_id,
-            mentions=tuple((m["name"], m["kind"], int(m["n"])) for m in mentions),
+            mentions=tuple((m["entity_id"], m["name"], m["kind"], int(m["n"])) for m in mentions),
         )
 
     def search_keyword(
@@ -330,16 +531,37 @@ class Reader:
         return run
 
     def vector_index(self, model: str) -> VectorIndex:
-        """The body embeddings of ``model`` as one matrix (exact search; see bench/search)."""
+        """The body embeddings of ``model`` as one matrix, kept between calls.
+
+        Only rows written since the last call are read (see :mod:`aggregator.store.vectors`),
+        so a long-lived reader (the dashboard's) pays the full load once.
+        """
+        marker = int(self._rows("SELECT coalesce(max(rowid), 0) FROM embeddings")[0][0])
+        cached = self._indexes.get(model)
+        if cached is not None and cached.marker == marker:
+            return cached.index
+        since = cached.marker if cached is not None else 0
         rows = self._rows(
-            "SELECT article_id, vector FROM embeddings WHERE model = ? AND field = 'body' "
-            "ORDER BY article_id",
-            (model,),
+            "SELECT article_id, vector FROM embeddings WHERE rowid > ? AND model = ? "
+            "AND field = 'body' ORDER BY rowid",
+            (since, model),
         )
-        if not rows:
-            return VectorIndex([], np.zeros((0, 1), dtype=np.float32))
-        matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.float32)
-        return VectorIndex([int(r[0]) for r in rows], matrix.reshape(len(rows), -1))
+        ids = [int(r[0]) for r in rows]
+        matrix = matrix_from_blobs([bytes(r[1]) for r in rows])
+        if cached is None:
+            index = VectorIndex(ids, matrix) if ids else VectorIndex([], matrix)
+        else:
+            index = cached.index.extended(ids, matrix)
+        self._indexes[model] = CachedIndex(marker, index)
+        return index
+
+    def filtered_ids(self, filters: Filters) -> list[int] | None:
+        """Ids of the articles that pass ``filters``; None when nothing is filtered."""
+        if filters == Filters():
+            return None
+        clauses, params = _article_filters(filters)
+        rows = self._rows(f"SELECT a.id FROM articles a WHERE 1 = 1{clauses}", params)
+        return [int(r[0]) for r in rows]
 
     def articles_by_id(
         self, ids: Sequence[int], *, filters: Filters | None = None
@@ -370,6 +592,26 @@ class Reader:
                 "language": row["language"],
                 "summary_only": bool(row["summary_only"]),
             }
+
+
+def _story_filters(filters: Filters) -> tuple[str, list[Any]]:
+    clauses, params = ["1 = 1"], []
+    if filters.since:
+        clauses.append("s.last_published >= ?")
+        params.append(iso(filters.since))
+    if filters.until:
+        clauses.append("s.first_published <= ?")
+        params.append(iso(filters.until))
+    for column, values in (
+        ("languages", filters.languages),
+        ("sources", filters.sources),
+        ("tags", filters.tags),
+    ):
+        if values:
+            marks = ", ".join("?" * len(values))
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each(s.{column}) WHERE value IN ({marks}))")
+            params.extend(values)
+    return " AND ".join(clauses), params
 
 
 def _article_filters(filters: Filters) -> tuple[str, list[Any]]:

@@ -1,0 +1,79 @@
+"""Feeds: the health of every feed and what the last refresh did."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import view
+
+st.title("Feeds")
+db = view.database()
+view.reader(db)
+running, last = view.header(db)
+
+st.subheader("Last refresh")
+if last is None:
+    st.info("No refresh has run yet — run `aggregator refresh`.")
+else:
+    report = last["report"]
+    st.caption(
+        f"Run #{last['id']} · started {last['started']} · "
+        f"finished {last['finished'] or 'not yet'} · status **{view.md(last['status'])}**"
+    )
+    cells = st.columns(6)
+    for cell, (label, key) in zip(
+        cells,
+        [
+            ("Feeds ok", "feeds_ok"),
+            ("Failed", "feeds_failed"),
+            ("Unchanged", "feeds_unchanged"),
+            ("New articles", "new_articles"),
+            ("New stories", "new_stories"),
+            ("Updated stories", "updated_stories"),
+        ],
+        strict=True,
+    ):
+        cell.metric(label, report.get(key, 0))
+    for name, error in (report.get("failures") or {}).items():
+        st.warning(f"{view.md(name)}: {view.md(str(error))}")
+
+rows = view.guarded(db, view.feeds)
+st.subheader(f"Feeds ({len(rows)})")
+if not rows:
+    st.info("No feeds yet — list them in feeds.yaml and run `aggregator refresh`.")
+    st.stop()
+failing = sum(1 for r in rows if r["consecutive_failures"])
+paused = sum(1 for r in rows if r["paused"])
+healthy, bad, stopped = st.columns(3)
+healthy.metric("Healthy", len(rows) - failing - paused)
+bad.metric("Failing", failing)
+stopped.metric("Paused", paused)
+
+table = pd.DataFrame(
+    [
+        {
+            "feed": r["name"],
+            "language": r["language"],
+            "last fetch": r["last_fetch"],
+            "HTTP": r["last_status"],
+            "last error": r["last_error"] or "",
+            "failures in a row": r["consecutive_failures"],
+            "paused": bool(r["paused"]),
+            "next due": r["next_due"],
+            "articles 7 d": r["articles_7d"],
+            "articles 30 d": r["articles_30d"],
+            "url": view.http_url(r["url"]) or "",
+        }
+        for r in rows
+    ]
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "url": st.column_config.LinkColumn("url"),
+        "paused": st.column_config.CheckboxColumn("paused"),
+        "HTTP": st.column_config.NumberColumn("HTTP", format="%d"),
+    },
+)

@@ -1,0 +1,268 @@
+"""What every dashboard page shares: the read-only database, cached reads, and safe rendering.
+
+Pages call the read API through the cached functions here, so a rerun (every widget change)
+costs a dictionary lookup instead of a query. Caches are keyed by the database path and its inode,
+so pointing the dashboard at a rebuilt database never shows stale rows, and they expire after a
+minute so a refresh running beside the dashboard shows up on its own.
+
+Feed titles, summaries and bodies are untrusted: they are shown through :func:`md` (markdown
+escaped), ``st.text`` or dataframes, never as HTML, and only http(s) links become clickable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import streamlit as st
+
+from aggregator.config import Settings
+from aggregator.errors import AggregatorError, StorageError
+from aggregator.search import StoryHits, group_by_story
+from aggregator.search import search as run_search
+from aggregator.store.read import (
+    ArticleRow,
+    EntityRow,
+    Facets,
+    Filters,
+    Reader,
+    StoryDetail,
+    StoryPage,
+    StoryRow,
+    http_url,
+)
+
+TTL = timedelta(seconds=60)
+EMPTY_MESSAGE = "No stories yet — run `aggregator refresh` (or `aggregator demo` for a sample)."
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&])")
+_BARS = "▁▂▃▄▅▆▇█"
+
+PAGE_TOP = "app_pages/top_stories.py"
+PAGE_STORY = "app_pages/story.py"
+PAGE_SEARCH = "app_pages/search.py"
+PAGE_ENTITIES = "app_pages/entities.py"
+PAGE_FEEDS = "app_pages/feeds.py"
+
+
+@dataclass(frozen=True)
+class Database:
+    """The database the dashboard reads: its path and a stamp that changes when it is replaced."""
+
+    path: str
+    stamp: int
+
+
+def settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except AggregatorError as exc:
+        fail(f"The dashboard settings are invalid: {exc}")
+
+
+def fail(message: str) -> NoReturn:
+    st.error(message)
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover
+
+
+def database() -> Database:
+    """The configured database, or a clear message and the end of this page run."""
+    path = Path(os.environ.get("AGGREGATOR_DB") or settings().db)
+    try:
+        stamp = path.stat().st_ino
+    except OSError:
+        st.info(
+            f"No database at `{md(str(path))}` yet — run `aggregator refresh` to create it "
+            "(or `aggregator demo` for a sample)."
+        )
+        st.stop()
+        raise AssertionError("st.stop() returned") from None  # pragma: no cover
+    return Database(str(path.resolve()), stamp)
+
+
+@st.cache_resource(ttl=timedelta(minutes=10), show_spinner=False)
+def _reader(path: str, stamp: int) -> Reader:
+    return Reader(Path(path))
+
+
+def reader(db: Database) -> Reader:
+    try:
+        return _reader(db.path, db.stamp)
+    except StorageError as exc:
+        fail(f"The database cannot be read: {exc}")
+
+
+def guarded(db: Database, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a cached read; a damaged or locked database becomes a message, not a traceback."""
+    try:
+        return call(db.path, db.stamp, *args, **kwargs)
+    except StorageError as exc:
+        fail(f"The database cannot be read: {exc}")
+
+
+# cached reads -----------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def counts(path: str, stamp: int) -> dict[str, int]:
+    return _reader(path, stamp).counts()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def status(path: str, stamp: int) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a refresh is running, and the last run with its report."""
+    current = _reader(path, stamp)
+    return current.refresh_running(), current.last_run()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def facets(path: str, stamp: int) -> Facets:
+    return _reader(path, stamp).facets()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def reference_now(path: str, stamp: int) -> datetime:
+    return _reader(path, stamp).reference_now()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def story_page(path: str, stamp: int, limit: int, offset: int, filters: Filters) -> StoryPage:
+    return _reader(path, stamp).story_page(limit=limit, offset=offset, filters=filters)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def story(path: str, stamp: int, story_id: int) -> StoryDetail | None:
+    return _reader(path, stamp).story(story_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def related(path: str, stamp: int, story_id: int) -> list[StoryRow]:
+    return _reader(path, stamp).related_stories(story_id, limit=6)
+
+
+@st.cache_data(ttl=TTL, show_spinner="Searching…")
+def search(
+    path: str, stamp: int, query: str, mode: str, limit: int, filters: Filters, model: str
+) -> tuple[list[ArticleRow], list[StoryHits]]:
+    current = _reader(path, stamp)
+    hits = run_search(current, query, mode=mode, limit=limit, filters=filters, model=model)
+    return hits, group_by_story(current, hits)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def entities(path: str, stamp: int) -> list[EntityRow]:
+    return _reader(path, stamp).entities(limit=2000)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def entity_detail(
+    path: str, stamp: int, entity_id: str
+) -> tuple[list[tuple[str, int]], list[tuple[StoryRow, int]]]:
+    current = _reader(path, stamp)
+    return current.entity_timeline(entity_id), current.entity_stories(entity_id, limit=50)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def feeds(path: str, stamp: int) -> list[dict[str, Any]]:
+    return _reader(path, stamp).feeds()
+
+
+@st.cache_resource(show_spinner=False)
+def knowledge_base(path: str) -> Any:
+    """The entity knowledge base (for aliases); None when it cannot be loaded."""
+    from aggregator.entities import KnowledgeBase
+
+    try:
+        return KnowledgeBase.load(path)
+    except AggregatorError:
+        return None
+
+
+# rendering --------------------------------------------------------------------------------
+
+
+def md(text: str | None) -> str:
+    """Untrusted text made inert for st.markdown: every markdown character escaped."""
+    flat = " ".join((text or "").split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def link(label: str, url: str | None) -> str:
+    """A markdown link when ``url`` is http(s), else the escaped label alone."""
+    safe = http_url(url)
+    if safe is None:
+        return md(label)
+    target = safe.replace("(", "%28").replace(")", "%29")
+    return f"[{md(label)}]({target})"
+
+
+def sparkline(timeline: Sequence[tuple[str, int]]) -> str:
+    """Per-day counts as block characters, one per day from the first to the last."""
+    if not timeline:
+        return ""
+    counts = {day: n for day, n in timeline}
+    start = datetime.strptime(min(counts), "%Y-%m-%d")
+    end = datetime.strptime(max(counts), "%Y-%m-%d")
+    days = [(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range((end - start).days + 1)]
+    series = [counts.get(day, 0) for day in days[-30:]]
+    top = max(series) or 1
+    return "".join(" " if n == 0 else _BARS[min(7, (n * 8 - 1) // top)] for n in series)
+
+
+def span(first: datetime, last: datetime) -> str:
+    if first.date() == last.date():
+        return f"{first:%d %b %Y, %H:%M}–{last:%H:%M} UTC"
+    return f"{first:%d %b %H:%M} – {last:%d %b %Y %H:%M} UTC"
+
+
+def plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
+
+
+def header(db: Database) -> tuple[bool, dict[str, Any] | None]:
+    """The refresh-in-progress notice shared by every page."""
+    running, last = guarded(db, status)
+    if running:
+        st.info("A refresh is running right now; the numbers will change as it stores results.")
+    return running, last
+
+
+def require_stories(db: Database) -> dict[str, int]:
+    """Stop the page with the empty-database message when there is nothing to show."""
+    numbers = guarded(db, counts)
+    if numbers["stories"] == 0:
+        st.info(EMPTY_MESSAGE)
+        st.stop()
+    return numbers
+
+
+def filter_widgets(db: Database, *, key: str) -> Filters:
+    """Time range, language, tag and source pickers, laid out in one row."""
+    options = guarded(db, facets)
+    now = guarded(db, reference_now)
+    ranges = {
+        "Any time": None,
+        "Last 24 hours": timedelta(hours=24),
+        "Last 3 days": timedelta(days=3),
+        "Last 7 days": timedelta(days=7),
+        "Last 30 days": timedelta(days=30),
+    }
+    when, language, tag, source = st.columns(4)
+    chosen = when.selectbox("Time range", list(ranges), key=f"{key}-range")
+    languages = language.multiselect("Language", options.languages, key=f"{key}-lang")
+    tags = tag.multiselect("Tag", options.tags, key=f"{key}-tag")
+    sources = source.multiselect("Source", options.sources, key=f"{key}-source")
+    window = ranges[chosen]
+    return Filters(
+        since=now - window if window else None,
+        languages=tuple(languages),
+        sources=tuple(sources),
+        tags=tuple(tags),
+    )
