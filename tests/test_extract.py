@@ -11,11 +11,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from aggregator.errors import ExtractError
 from aggregator.extract import extract
-from aggregator.extract.candidates import shingles
+from aggregator.extract.candidates import drop_link_lists, link_keys, merge_by_agreement, shingles
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 SEED = Path("/work/shared/seed/000_f7f5fa66f061fd28.txt")
@@ -146,3 +147,28 @@ def test_method_names_the_winner_and_json_ld_body_is_available() -> None:
     assert "thirty-six thousand euros" in result.text
     assert result.author == "A. Rossi"
     assert result.published == datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_agreement_keeps_a_lone_subheading_inside_the_story_but_not_at_the_edges() -> None:
+    generous = "Teaser at the top\nFirst paragraph.\nA subheading\nSecond paragraph.\nApp prompt"
+    strict = "First paragraph.\nSecond paragraph."
+    merged = merge_by_agreement(generous, strict).split("\n")
+    assert merged == ["First paragraph.", "A subheading", "Second paragraph."]
+
+
+def test_agreement_does_not_recover_a_line_that_is_only_a_link() -> None:
+    generous = "First paragraph.\nRELATED HEADLINE\nSecond paragraph."
+    strict = "First paragraph.\nSecond paragraph."
+    links = frozenset({"related headline"})
+    assert "RELATED HEADLINE" not in merge_by_agreement(generous, strict, links=links)
+
+
+def test_link_lists_and_edge_links_go_but_a_lone_linked_line_stays() -> None:
+    html = (
+        b"<html><body><p>Story one.</p><p><a href='/s'>Linked source</a></p><p>Story two.</p>"
+        b"<ul><li><a href='/a'>Other story A</a></li><li><a href='/b'>Other story B</a></li>"
+        b"</ul></body></html>"
+    )
+    links = link_keys(lxml.html.document_fromstring(html))
+    text = "Story one.\nLinked source\nStory two.\nOther story A\nOther story B"
+    assert drop_link_lists(text, links).split("\n") == ["Story one.", "Linked source", "Story two."]

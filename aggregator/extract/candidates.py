@@ -64,21 +64,71 @@ def _line_key(line: str) -> str:
     return " ".join(_WORD.findall(line.casefold()))
 
 
-def merge_by_agreement(recall_text: str, precision_text: str, *, long_words: int = 40) -> str:
-    """Lines of the recall-oriented text that the precision-oriented one confirms, plus long ones.
+def link_keys(tree: HtmlElement) -> frozenset[str]:
+    """The normalised text of every link on the page.
+
+    A line of extracted text equal to one of these is nothing but a link: a teaser, a "get the
+    app" call or an entry of a related-articles list, rather than a sentence of the story.
+    """
+    keys = (_line_key(a.text_content()) for a in tree.iter("a"))
+    return frozenset(key for key in keys if key)
+
+
+def merge_by_agreement(
+    recall_text: str,
+    precision_text: str,
+    *,
+    links: frozenset[str] = frozenset(),
+    long_words: int = 40,
+    max_gap: int = 3,
+) -> str:
+    """Lines of the recall-oriented text that the precision-oriented one confirms, plus some more.
 
     The two trafilatura modes disagree mostly on short lines at the edges of the article (teaser
     headlines, bylines, widget text): a short line kept only by the generous mode is more often
     chrome than story. Long paragraphs are kept either way, since chrome is rarely 40 words long
-    and dropping a real paragraph costs more than keeping a stray one.
+    and dropping a real paragraph costs more than keeping a stray one. A short unconfirmed line
+    inside the article, in a run of at most ``max_gap`` such lines with confirmed text on both
+    sides, is kept too: that is where subheadings and one-line asides sit, while widgets come in
+    longer runs or at the edges.
     """
     if not precision_text.strip():
         return recall_text
     confirmed = {_line_key(line) for line in precision_text.split("\n")}
+    lines = recall_text.split("\n")
+    anchored = [_line_key(line) in confirmed or len(line.split()) >= long_words for line in lines]
+    keep = list(anchored)
+    start = 0
+    while start < len(lines):
+        if anchored[start]:
+            start += 1
+            continue
+        end = start
+        while end < len(lines) and not anchored[end]:
+            end += 1
+        inside = start > 0 and end < len(lines)
+        if inside and end - start <= max_gap:
+            for i in range(start, end):
+                keep[i] = _line_key(lines[i]) not in links
+        start = end
+    return "\n".join(line for line, kept in zip(lines, keep, strict=True) if kept)
+
+
+def drop_link_lists(text: str, links: frozenset[str]) -> str:
+    """Remove lines that are only a link, when they sit at an edge or next to another such line.
+
+    Runs of link-only lines are related-article lists, tag clouds and "more from" blocks; a
+    link-only line at the very start or end is a teaser or an app prompt. A lone link-only line
+    between two paragraphs is kept: it is as often a linked subheading or source as it is chrome.
+    """
+    if not links:
+        return text
+    lines = text.split("\n")
+    linked = [_line_key(line) in links for line in lines]
     kept = [
         line
-        for line in recall_text.split("\n")
-        if _line_key(line) in confirmed or len(line.split()) >= long_words
+        for i, line in enumerate(lines)
+        if not (linked[i] and (i == 0 or linked[i - 1] or i == len(lines) - 1 or linked[i + 1]))
     ]
     return "\n".join(kept)
 
@@ -87,10 +137,12 @@ def gather(tree: HtmlElement, url: str, jsonld: str | None) -> list[Candidate]:
     """The candidates worth comparing: both trafilatura modes merged, and JSON-LD when present."""
     generous = run_trafilatura(tree, url)
     strict = run_trafilatura(tree, url, precision=True)
+    links = link_keys(tree)
     found = []
     if generous and strict:
-        found.append(Candidate("trafilatura+agreement", merge_by_agreement(generous, strict)))
-    found.append(Candidate("trafilatura", generous or strict))
+        merged = merge_by_agreement(generous, strict, links=links)
+        found.append(Candidate("trafilatura+agreement", drop_link_lists(merged, links)))
+    found.append(Candidate("trafilatura", drop_link_lists(generous or strict, links)))
     if jsonld:
         found.append(Candidate("jsonld", jsonld))
     return found
