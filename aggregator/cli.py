@@ -388,6 +388,55 @@ def feeds(ctx: click.Context, reset: tuple[str, ...], reset_all: bool, as_json: 
             click.echo(f"    feed problem: {row['problem']}")
 
 
+@feeds.command(name="import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be added; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Add the good feeds even if some are bad.")
+@click.pass_obj
+def feeds_import(obj: Context, path: Path, dry_run: bool, skip_invalid: bool) -> None:
+    """Add the subscriptions of an OPML file to the feed list (folders become tags)."""
+    from aggregator.opml import import_opml
+
+    plan = import_opml(path, obj.settings.feeds, dry_run=dry_run, skip_invalid=skip_invalid)
+    for line in (*plan.notes, *(f"duplicate: {d}" for d in plan.duplicates)):
+        click.echo(f"  {line}")
+    if not plan.ok:
+        for line in plan.invalid:
+            click.echo(f"  invalid: {line}", err=True)
+        raise ConfigError(
+            f"{path}: {len(plan.invalid)} invalid address(es); nothing written "
+            "(--skip-invalid adds the others)"
+        )
+    verb = "would add" if dry_run else "added"
+    click.echo(
+        f"{verb} {len(plan.added)} feed(s) to {obj.settings.feeds}; "
+        f"{len(plan.duplicates)} duplicate(s) skipped"
+    )
+    for feed in plan.added:
+        tags = f" [{', '.join(feed.tags)}]" if feed.tags else ""
+        click.echo(f"  + {feed.name}: {feed.url}{tags}")
+
+
+@feeds.command(name="export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to a file instead of standard output.",
+)
+@click.pass_obj
+def feeds_export(obj: Context, output: Path | None) -> None:
+    """Write the feed list as OPML 2.0 for other feed readers."""
+    from aggregator.opml import export_opml, write_atomically
+
+    data = export_opml(load_feeds(obj.settings.feeds).feeds)
+    if output:
+        write_atomically(output, data.decode("utf-8"))
+    else:
+        click.echo(data.decode("utf-8"), nl=False)
+
+
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     try:
         handle = path.open(encoding="utf-8")
