@@ -121,20 +121,26 @@ def load_uci(model: str) -> list[Item]:
 
 
 def load_demo(model: str) -> list[Item]:
+    from aggregator.entities import KnowledgeBase
+
+    kb = KnowledgeBase.load(ROOT / "data" / "entities.yaml")
     rows = []
-    for line in DEMO.read_text().splitlines():
+    for number, line in enumerate(DEMO.read_text().splitlines()):
         raw = json.loads(line)
-        published = raw.get("published")
+        text = raw.get("body") or raw.get("text") or raw["title"]
+        mentions = kb.find(f"{raw['title']}\n{text}")
         rows.append(
             {
-                "key": str(raw.get("id", raw.get("url", len(rows)))),
-                "gold": str(raw.get("event", raw.get("story", raw.get("gold")))),
-                "title": raw.get("title", ""),
-                "text": raw.get("text", raw.get("title", "")),
-                "source": raw.get("source", raw.get("outlet", "")),
+                "key": str(raw.get("url", number)),
+                "gold": str(raw["event"]),
+                "title": raw["title"],
+                "text": text,
+                "source": raw.get("outlet", ""),
                 "language": raw.get("language"),
-                "published": datetime.fromisoformat(published) if published else None,
-                "entities": raw.get("entities", ()),
+                "published": datetime.fromisoformat(raw["published"])
+                if raw.get("published")
+                else None,
+                "entities": [m.entity_id for m in mentions],
             }
         )
     docs = _docs(rows, model)

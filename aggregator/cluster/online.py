@@ -55,19 +55,22 @@ class ClusterDoc:
 class ClusterSettings:
     """How strict clustering is. Scores are weighted means of similarities in [0, 1].
 
+    ``link_threshold`` applies to stories that share neither a language nor trusted vectors, where
+    only their entities (and time) can be compared: linking a Hindi story to an English one.
     ``dense_floor`` is the cosine the embedding model gives unrelated texts (about 0 for MiniLM,
     about 0.78 for multilingual-e5-small); dense similarities are rescaled from it to 1 so that one
     threshold serves both models.
     """
 
-    join_threshold: float = 0.40
-    merge_threshold: float = 0.70
+    join_threshold: float = 0.35
+    merge_threshold: float = 0.50
+    link_threshold: float = 0.15
     time_sigma_days: float = 3.0
     quiet_days: float = 7.0
     dense_floor: float = 0.0
     dense_languages: frozenset[str] = frozenset({"en", "und"})
     multilingual_vectors: bool = False
-    weight_sparse: float = 1.0
+    weight_sparse: float = 1.5
     weight_dense: float = 1.0
     weight_entities: float = 1.0
     candidates: int = 30
@@ -182,7 +185,7 @@ class Clusterer:
         heap: list[tuple[float, int, int]] = []
         for a, b in self._story_pairs():
             value = self._score_stories(self._stories[a], self._stories[b])
-            if value >= self.settings.merge_threshold:
+            if value >= self._threshold(self._stories[a], self._stories[b]):
                 heap.append((-value, a, b))
         heapq.heapify(heap)
         merges: list[Merge] = []
@@ -192,7 +195,7 @@ class Clusterer:
                 continue
             first, second = self._stories[a], self._stories[b]
             value = self._score_stories(first, second)
-            if value < self.settings.merge_threshold:
+            if value < self._threshold(first, second):
                 continue
             into, absorbed = (first, second) if _keeps(first, second) else (second, first)
             self._absorb(into, absorbed)
@@ -311,6 +314,13 @@ class Clusterer:
         else:
             factor = 1.0
         return total / weight * factor
+
+    def _threshold(self, a: _Story, b: _Story) -> float:
+        """The merge bar: lower when only entities can speak, since they are then all we have."""
+        same_language = any(lang in b.sparse for lang in a.sparse)
+        if same_language or (a.trusted and b.trusted):
+            return self.settings.merge_threshold
+        return self.settings.link_threshold
 
     def _entity_agreement(self, a: _Story, b: _Story) -> float:
         """Weighted Jaccard of the two stories' entity profiles (share of members naming each)."""
