@@ -118,6 +118,39 @@ MIGRATIONS: list[str] = [
         INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
     END;
     """,
+    # 2: saved searches and the articles they matched (each article once per search)
+    """
+    CREATE TABLE watches (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        query TEXT NOT NULL,
+        mode TEXT NOT NULL DEFAULT 'keyword',
+        languages TEXT NOT NULL DEFAULT '[]',
+        sources TEXT NOT NULL DEFAULT '[]',
+        tags TEXT NOT NULL DEFAULT '[]',
+        email TEXT,
+        webhook TEXT,
+        created TEXT NOT NULL,
+        last_article_id INTEGER NOT NULL DEFAULT 0,
+        last_run TEXT
+    );
+    CREATE TABLE watch_hits (
+        id INTEGER PRIMARY KEY,
+        watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        story_id INTEGER,
+        new_story INTEGER NOT NULL DEFAULT 0,
+        score REAL NOT NULL DEFAULT 0,
+        found TEXT NOT NULL,
+        read INTEGER NOT NULL DEFAULT 0,
+        delivered TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        UNIQUE (watch_id, article_id)
+    );
+    CREATE INDEX watch_hits_unread ON watch_hits(watch_id, read);
+    CREATE INDEX watch_hits_story ON watch_hits(story_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
