@@ -1,8 +1,9 @@
 """HTTP only: conditional GET, timeouts, size caps, redirects checked hop by hop.
 
-Feed and article URLs come from third parties, so every hop is resolved and refused when it points at
-a loopback, private, link-local, multicast or reserved address (unless the feed allows it), redirects
-are followed by hand and capped, and bodies are read as a stream and cut off at a size cap.
+Feed and article URLs come from third parties, so every hop is resolved and refused when it points
+at a loopback, private, link-local, multicast or reserved address (unless the feed allows it),
+redirects are followed by hand and capped, and bodies are read as a stream and cut off at a size cap
+that counts decoded bytes, so a small gzip body cannot inflate past it.
 Returns bytes and headers; never parses them.
 """
 
@@ -14,6 +15,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,6 +133,40 @@ class HostLimiter:
             yield
 
 
+class _Inflater:
+    """Undoes a Content-Encoding in bounded steps: never more than ``limit`` bytes at a time."""
+
+    def __init__(self, wbits: int | None, url: str) -> None:
+        self._url = url
+        self._inflate = zlib.decompressobj(wbits) if wbits is not None else None
+
+    @classmethod
+    def for_encoding(cls, header: str | None, url: str) -> _Inflater:
+        encoding = (header or "identity").strip().lower()
+        if encoding in ("", "identity"):
+            return cls(None, url)
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            # 32 + MAX_WBITS accepts both gzip and zlib headers; servers mix them up for deflate.
+            return cls(32 + zlib.MAX_WBITS, url)
+        raise PermanentFetchError(f"unsupported content-encoding {encoding!r}", url=url)
+
+    def feed(self, raw: bytes, limit: int) -> Iterator[bytes]:
+        """Decoded pieces of ``raw``, each at most ``limit`` bytes long (at least one byte)."""
+        if self._inflate is None:
+            if raw:
+                yield raw
+            return
+        pending = raw
+        while pending and not self._inflate.eof:
+            try:
+                piece = self._inflate.decompress(pending, max(1, limit))
+            except zlib.error as exc:
+                raise PermanentFetchError(f"corrupt compressed body: {exc}", url=self._url) from exc
+            pending = self._inflate.unconsumed_tail
+            if piece:
+                yield piece
+
+
 class Fetcher:
     """One HTTP client shared by a run; thread-safe."""
 
@@ -161,7 +197,8 @@ class Fetcher:
     ) -> FetchResult:
         """GET ``url`` following at most ``policy.max_redirects`` checked redirects.
 
-        Returns a result for 2xx and 304; raises TransientFetchError or PermanentFetchError otherwise.
+        Returns a result for 2xx and 304; raises TransientFetchError or PermanentFetchError
+        otherwise.
         """
         started = time.monotonic()
         headers = {"Accept": accept}
@@ -213,7 +250,7 @@ class Fetcher:
                         raise PermanentFetchError(
                             f"redirect {status} without Location", url=original, status=status
                         )
-                    return location
+                    return str(location)
                 if status == 304:
                     return self._result(original, current, response, b"")
                 if status in TRANSIENT_STATUSES:
@@ -247,21 +284,29 @@ class Fetcher:
     def _read_capped(
         response: httpx.Response, policy: FetchPolicy, started: float, url: str
     ) -> bytes:
+        """Read the body, decoding gzip/deflate ourselves so the cap applies to decoded bytes.
+
+        httpx would inflate each network chunk in full before handing it over, so a few kilobytes
+        of compressed zeros could become hundreds of megabytes in memory before any check ran.
+        Inflating with ``max_length`` keeps memory within the cap whatever the compression ratio.
+        """
+        decoder = _Inflater.for_encoding(response.headers.get("content-encoding"), url)
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > policy.max_bytes:
-                raise PermanentFetchError(
-                    f"body exceeds the cap of {policy.max_bytes:,} bytes",
-                    url=url,
-                    status=response.status_code,
-                )
+        for raw in response.iter_raw():
+            for chunk in decoder.feed(raw, policy.max_bytes - size + 1):
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise PermanentFetchError(
+                        f"body exceeds the cap of {policy.max_bytes:,} bytes",
+                        url=url,
+                        status=response.status_code,
+                    )
+                chunks.append(chunk)
             if time.monotonic() - started > policy.deadline:
                 raise TransientFetchError(
                     f"deadline of {policy.deadline:g}s passed while reading", url=url
                 )
-            chunks.append(chunk)
         return b"".join(chunks)
 
     @staticmethod
