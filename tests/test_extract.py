@@ -13,7 +13,10 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from click.testing import CliRunner
+from httpserver import LocalServer, Route
 
+from aggregator.cli import cli
 from aggregator.errors import ExtractError
 from aggregator.extract import extract
 from aggregator.extract.candidates import drop_link_lists, link_keys, merge_by_agreement, shingles
@@ -172,3 +175,35 @@ def test_link_lists_and_edge_links_go_but_a_lone_linked_line_stays() -> None:
     links = link_keys(lxml.html.document_fromstring(html))
     text = "Story one.\nLinked source\nStory two.\nOther story A\nOther story B"
     assert drop_link_lists(text, links).split("\n") == ["Story one.", "Linked source", "Story two."]
+
+
+def test_cli_extract_reads_a_file_and_prints_metadata_then_text() -> None:
+    result = CliRunner().invoke(cli, ["extract", str(PAGES / "en-auto.html")])
+    assert result.exit_code == 0, result.output
+    assert "method: trafilatura" in result.output
+    assert "language: en" in result.output
+    expected = (PAGES / "en-auto.txt").read_text("utf-8")
+    assert f1(expected, result.output.split("\n\n", 1)[1]) >= MIN_F1
+
+
+def test_cli_extract_fetches_a_local_url_only_when_private_addresses_are_allowed(
+    server: LocalServer,
+) -> None:
+    server.routes["/story"] = Route(body=(PAGES / "de-auto.html").read_bytes())
+    result = CliRunner().invoke(cli, ["extract", "--json", "--allow-private", server.url("/story")])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert found["language"] == "de" and found["is_article"] is True
+    assert found["title"].startswith("VW ID.7 Tourer")
+    expected = (PAGES / "de-auto.txt").read_text("utf-8")
+    assert f1(expected, found["text"]) >= MIN_F1
+
+    refused = CliRunner().invoke(cli, ["extract", server.url("/story")])
+    assert refused.exit_code != 0
+    assert server.paths_requested() == ["/story"]
+
+
+def test_cli_extract_names_a_missing_file() -> None:
+    result = CliRunner().invoke(cli, ["extract", "/no/such/page.html"])
+    assert result.exit_code == 2
+    assert "/no/such/page.html" in result.output
