@@ -128,7 +128,7 @@ def term_counts(text: str, language: str | None = None, *, name_boost: int = 2) 
         for line in re.split(r"(?<=[.!?:])\s+|\n", text):
             words = _WORD.findall(line)
             for position, word in enumerate(words):
-                named = position > 0 and word[:1].isupper() or (word.isdigit() and len(word) >= 2)
+                named = (position > 0 and word[:1].isupper()) or (word.isdigit() and len(word) >= 2)
                 if not named:
                     continue
                 for stem in tokens(word, language):

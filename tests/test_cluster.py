@@ -1,0 +1,178 @@
+"""Online clustering behaviour, with a small deterministic bag-of-words embedder.
+
+The real model matters for quality figures (bench/cluster_quality.py); here the point is the
+decisions: what joins, what stays apart, what a quiet story does, what consolidation merges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings, Merge
+from aggregator.cluster.terms import term_counts, tokens
+
+T0 = datetime(2024, 4, 25, 8, 0, tzinfo=UTC)
+
+
+def vector(text: str, dim: int = 256) -> np.ndarray:
+    v = np.zeros(dim, dtype=np.float32)
+    for word in text.lower().split():
+        v[int(hashlib.md5(word.encode()).hexdigest(), 16) % dim] += 1.0
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+def doc(
+    article_id: int,
+    title: str,
+    text: str = "",
+    *,
+    language: str = "en",
+    hours: float = 0.0,
+    source: str = "wire",
+    entities: frozenset[str] = frozenset(),
+    body_vector: np.ndarray | None = None,
+) -> ClusterDoc:
+    body = f"{title}. {text}"
+    return ClusterDoc(
+        article_id=article_id,
+        source=source,
+        language=language,
+        published=T0 + timedelta(hours=hours),
+        title=title,
+        text=body,
+        title_vector=vector(title) if body_vector is None else body_vector,
+        body_vector=vector(body) if body_vector is None else body_vector,
+        entities=entities,
+    )
+
+
+XIAOMI = (
+    "Renault chief Luca de Meo met Xiaomi founder Lei Jun at the Beijing Auto Show",
+    "De Meo toured the Xiaomi stand in Beijing and drove the SU7 sedan with Lei Jun",
+)
+AMPERE = (
+    "Renault cancels the Ampere IPO and will fund its electric unit internally",
+    "Renault said Ampere no longer needs the stock market listing planned for this spring",
+)
+
+
+def test_same_event_joins_and_same_company_other_event_stays_apart() -> None:
+    c = Clusterer()
+    first = c.add(doc(1, *XIAOMI, source="a"))
+    second = c.add(
+        doc(
+            2,
+            "Luca de Meo meets Lei Jun: Renault boss visits Xiaomi in Beijing",
+            "Renault's de Meo and Xiaomi's Lei Jun talked at the Beijing Auto Show stand",
+            hours=2,
+            source="b",
+        )
+    )
+    other = c.add(doc(3, *AMPERE, hours=3, source="c"))
+    assert first.created and first.story_id == 1
+    assert not second.created and second.story_id == 1
+    assert other.created and other.story_id == 3
+    assert c.stories() == {1: [1, 2], 3: [3]}
+
+
+def test_quiet_story_stops_attracting_articles() -> None:
+    settings = ClusterSettings(quiet_days=2.0)
+    c = Clusterer(settings)
+    c.add(doc(1, *XIAOMI))
+    late = c.add(doc(2, *XIAOMI, hours=24 * 5))
+    assert late.created
+    assert c.window_start(T0) == T0 - timedelta(days=2)
+
+
+def test_time_decay_keeps_a_repeat_event_weeks_later_apart() -> None:
+    c = Clusterer(ClusterSettings(quiet_days=60.0, time_sigma_days=2.0))
+    c.add(doc(1, *AMPERE))
+    weeks_later = c.add(doc(2, *AMPERE, hours=24 * 21))
+    assert weeks_later.created
+
+
+def test_load_restores_stories_so_new_articles_join_old_ids() -> None:
+    c = Clusterer()
+    c.load([(10, doc(10, *XIAOMI)), (20, doc(20, *AMPERE))])
+    joined = c.add(doc(30, *AMPERE, hours=1))
+    assert joined.story_id == 20 and not joined.created
+    assert c.stories()[20] == [20, 30]
+
+
+def test_consolidate_merges_fragments_into_the_larger_story() -> None:
+    strict = ClusterSettings(join_threshold=1.01, merge_threshold=0.3)
+    c = Clusterer(strict)
+    c.add(doc(1, *AMPERE))
+    c.add(doc(2, *AMPERE, hours=1))
+    c.add(doc(3, *XIAOMI, hours=2))
+    assert len(c.stories()) == 3  # nothing may join at this bar
+    merges = c.consolidate()
+    assert merges == [Merge(absorbed=2, into=1, score=merges[0].score)]
+    assert c.stories() == {1: [1, 2], 3: [3]}
+
+
+def test_english_only_vectors_are_not_trusted_between_non_english_texts() -> None:
+    # The same vector for two unrelated Hindi texts: an English-only model often rates them close.
+    same = vector("identical")
+    c = Clusterer()
+    c.add(
+        doc(
+            1, "टाटा ने नई इलेक्ट्रिक कार पेश की", "कीमत और रेंज की घोषणा", language="hi", body_vector=same
+        )
+    )
+    second = c.add(
+        doc(
+            2,
+            "ओला इलेक्ट्रिक का आईपीओ खुला",
+            "शेयर बाज़ार में निवेशकों की भीड़",
+            language="hi",
+            hours=1,
+            body_vector=same,
+        )
+    )
+    assert second.created
+    trusting = Clusterer(ClusterSettings(multilingual_vectors=True))
+    trusting.add(doc(1, "टाटा ने नई इलेक्ट्रिक कार पेश की", language="hi", body_vector=same))
+    joined = trusting.add(
+        doc(2, "ओला इलेक्ट्रिक का आईपीओ खुला", language="hi", hours=1, body_vector=same)
+    )
+    assert not joined.created
+
+
+def test_entities_link_stories_across_languages_in_consolidation() -> None:
+    shared = frozenset({"renault", "xiaomi", "luca-de-meo", "lei-jun", "beijing-auto-show"})
+    c = Clusterer()
+    c.add(doc(1, *XIAOMI, entities=shared))
+    c.add(
+        doc(
+            2,
+            "रेनो के सीईओ ने बीजिंग ऑटो शो में श्याओमी के प्रमुख से मुलाकात की",
+            language="hi",
+            hours=3,
+            entities=shared,
+        )
+    )
+    c.add(doc(3, *AMPERE, hours=4, entities=frozenset({"renault", "ampere"})))
+    assert len(c.stories()) == 3  # entities alone never join an article
+    merges = c.consolidate()
+    assert [(m.absorbed, m.into) for m in merges] == [(2, 1)]
+    assert c.stories() == {1: [1, 2], 3: [3]}
+
+
+def test_tokens_drop_stopwords_and_split_chinese_into_bigrams() -> None:
+    assert tokens("The Renault board said it would cancel the IPO", "en") == [
+        "renault",
+        "board",
+        "cancel",
+        "ipo",
+    ]
+    assert tokens("小米汽车交付", "zh") == ["小米", "米汽", "汽车", "车交", "交付"]
+
+
+def test_names_and_figures_count_more_than_ordinary_words() -> None:
+    counts = term_counts("Shares of Renault rose 12 percent", "en")
+    assert counts["renault"] == 2 and counts["12"] == 2
+    assert counts["shares"] == 1 and counts["rose"] == 1
