@@ -44,6 +44,7 @@ from aggregator.models import Article, Entry, Feed, Mention, Validators
 from aggregator.parse import parse_feed
 from aggregator.store import Store, StoredDoc, iso, to_blob
 from aggregator.text import one_line, plain_text, text_hash
+from aggregator.watch import run_watches
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class RunReport:
     new_stories: int = 0
     updated_stories: int = 0
     merged_stories: int = 0
+    watch_hits: int = 0
     failures: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -179,6 +181,7 @@ class Pipeline:
                     report.embedded += self.embed_pending(limit=EMBED_BATCH)
         report.embedded += self.embed_pending()
         self.cluster_pending(report)
+        report.watch_hits = run_watches(self.store, self.embedder, now=self.now()).hits
         report.finished = iso(self.now())
         status = "ok" if report.feeds_failed == 0 else "partial"
         self.store.finish_run(run_id, self.now(), status, report.as_dict())
