@@ -1,0 +1,301 @@
+"""Every dashboard page under Streamlit's AppTest: on a small news database, an empty one, a
+missing one and a damaged one. Assertions are on what a reader sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import newsdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aggregator.store.read import Reader
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
+PAGES = [
+    "app_pages/top_stories.py",
+    "app_pages/story.py",
+    "app_pages/search.py",
+    "app_pages/entities.py",
+    "app_pages/feeds.py",
+]
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return newsdb.build(tmp_path_factory.mktemp("news") / "news.db")
+
+
+@pytest.fixture
+def use_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    def choose(path: Path) -> None:
+        monkeypatch.setenv("AGGREGATOR_DB", str(path))
+        monkeypatch.setenv("AGGREGATOR_MODEL", "minilm")
+
+    yield choose
+
+
+def run(page: str | None = None, **params: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    if page:
+        app.switch_page(page)
+    for key, value in params.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(app: AppTest) -> str:
+    """Everything written on the page, for substring checks."""
+    parts: list[str] = []
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "warning",
+        "error",
+        "text",
+        "metric",
+    ):
+        for element in app.get(kind):
+            parts.append(str(getattr(element, "value", "")))
+            parts.append(str(getattr(element, "label", "")))
+    parts += [str(link.proto.label) for link in app.get("page_link")]
+    return "\n".join(parts).replace("\\", "")
+
+
+# --- top stories -------------------------------------------------------------------------------
+
+
+def test_top_stories_lists_ranked_cards_with_counts(news: Path, use_db) -> None:
+    use_db(news)
+    app = run()
+    assert app.title[0].value == "Top stories"
+    page = texts(app)
+    assert "4 stories from 11 articles" in page
+    with Reader(news) as reader:
+        ranking = reader.top_stories(limit=10)
+    headlines = [m.value.replace("\\", "") for m in app.markdown if m.value.startswith("**")]
+    assert headlines == [f"**{rank}. {s.headline}**" for rank, s in enumerate(ranking, start=1)]
+    assert "4 articles · 4 sources · languages: en, zh, hi" in page
+    links = [link.proto for link in app.get("page_link")]
+    assert len(links) == 4 and all(link.label == "Open story" for link in links)
+    assert {link.query_string for link in links} == {f"story={s.id}" for s in ranking}
+
+
+def test_top_stories_language_filter_narrows_the_list(news: Path, use_db) -> None:
+    use_db(news)
+    app = run()
+    app.multiselect(key="top-lang").set_value(["de"]).run()
+    assert not app.exception
+    page = texts(app)
+    assert "Showing 1–1 of 1 story" in page
+    assert "EU imposes provisional duties" in page
+    assert "Xiaomi SU7 deliveries" not in page
+
+
+def test_top_stories_source_filter(news: Path, use_db) -> None:
+    use_db(news)
+    app = run()
+    app.multiselect(key="top-source").set_value(["汽车日报"]).run()
+    page = texts(app)
+    assert "Xiaomi SU7 deliveries pass 10,000" in page
+    assert "Toyota" not in page
+
+
+def test_hostile_title_is_escaped_not_rendered(news: Path, use_db) -> None:
+    use_db(news)
+    app = run()
+    raw = [m.value for m in app.markdown if "Tesla recall" in m.value]
+    assert raw, "the hostile story should be listed"
+    # Every markdown character is escaped, so no link and no bold can come out of it.
+    assert "\\[click\\]\\(javascript\\:alert\\(1\\)\\)" in raw[0]
+    assert "\\*\\*urgent\\*\\*" in raw[0]
+
+
+# --- story -------------------------------------------------------------------------------------
+
+
+def test_story_page_shows_sources_entities_and_related(news: Path, use_db) -> None:
+    use_db(news)
+    story_id = newsdb.story_of(news, newsdb.XIAOMI[0][3])
+    app = run("app_pages/story.py", story=str(story_id))
+    assert (
+        app.title[0].value.replace("\\", "")
+        == "Xiaomi SU7 deliveries pass 10,000 in under three weeks"
+    )
+    assert [m.value for m in app.metric] == ["4", "4", "3"]
+    expanders = [e.label for e in app.expander]
+    assert sorted(expanders) == sorted(
+        [
+            "AutoWire · 1 article",
+            "Voltwire · 1 article",
+            "汽车日报 · 1 article",
+            "ऑटो हिंदी · 1 article",
+        ]
+    )
+    page = texts(app)
+    assert "Lead article:" in page
+    assert "[小米SU7交付量突破1万台](https://qiche.example/xiaomi-su7)" in page
+    labels = [link.proto.label.replace("\\", "") for link in app.get("page_link")]
+    assert any(label.startswith("Xiaomi · ") for label in labels)
+    related = [link.proto for link in app.get("page_link") if "similarity" in link.proto.label]
+    assert related and all(link.query_string != f"story={story_id}" for link in related)
+
+
+def test_story_page_never_links_a_javascript_url(news: Path, use_db) -> None:
+    use_db(news)
+    story_id = newsdb.story_of(news, "Tesla recall [click](javascript:alert(1)) now **urgent**")
+    app = run("app_pages/story.py", story=str(story_id))
+    bodies = "\n".join(m.value for m in app.markdown)
+    assert "](javascript" not in bodies
+    assert "Tesla recall" in bodies.replace("\\", "")
+
+
+def test_merged_story_id_resolves_to_its_story(news: Path, use_db, tmp_path: Path) -> None:
+    copy = tmp_path / "merged.db"
+    copy.write_bytes(news.read_bytes())
+    target = newsdb.story_of(copy, newsdb.TOYOTA[0][3])
+    import sqlite3
+
+    with sqlite3.connect(copy) as conn:
+        conn.execute("INSERT INTO story_merges VALUES (9001, ?, '2024-05-02T00:00:00Z')", (target,))
+    use_db(copy)
+    app = run("app_pages/story.py", story="9001")
+    assert f"Story #9001 was merged into this one (#{target})." in texts(app)
+    assert "Toyota" in app.title[0].value
+    assert app.query_params["story"] == str(target)
+
+
+def test_unknown_and_malformed_story_ids_give_messages(news: Path, use_db) -> None:
+    use_db(news)
+    assert "There is no story #424242" in texts(run("app_pages/story.py", story="424242"))
+    assert "is not a story id" in texts(run("app_pages/story.py", story="drop table"))
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def test_keyword_search_groups_by_story_and_exports_csv(news: Path, use_db) -> None:
+    use_db(news)
+    app = run("app_pages/search.py")
+    app.text_input(key="search-query").input("tariffs").run()
+    assert not app.exception
+    page = texts(app)
+    # "tariffs" as a word: the Voltwire headline, not AutoWire's "tariff rates"
+    assert "**1 article** in **1 story**" in page
+    assert "Brussels hits Chinese EV makers with tariffs up to 38 percent" in page
+    groups = [link.proto.label.replace("\\", "") for link in app.get("page_link")]
+    assert len(groups) == 1 and groups[0].startswith("**EU imposes provisional duties")
+    button = app.get("download_button")
+    assert len(button) == 1
+
+
+def test_search_phrase_prefix_and_language_filter(news: Path, use_db) -> None:
+    use_db(news)
+    app = run("app_pages/search.py")
+    app.text_input(key="search-query").input("Strafzöll*").run()
+    assert "EU verhängt Strafzölle" in texts(app)
+    app.text_input(key="search-query").input('"record annual"').run()
+    page = texts(app)
+    assert "**2 articles** in **1 story**" in page and "Hybrids carry Toyota" in page
+    app.text_input(key="search-query").input('"annual record"').run()
+    assert "No matches" in texts(app)  # a phrase keeps its word order
+    app.text_input(key="search-query").input("BYD").run()
+    assert "**4 articles** in **1 story**" in texts(app)
+    app.multiselect(key="search-lang").set_value(["fr"]).run()
+    page = texts(app)
+    assert "**1 article** in **1 story**" in page and "Bruxelles impose" in page
+
+
+def test_search_without_matches_says_so(news: Path, use_db) -> None:
+    use_db(news)
+    app = run("app_pages/search.py")
+    app.text_input(key="search-query").input("zeppelin").run()
+    assert "No matches" in texts(app)
+
+
+# --- companies and people ----------------------------------------------------------------------
+
+
+def test_entity_page_shows_aliases_counts_and_stories(news: Path, use_db) -> None:
+    use_db(news)
+    app = run("app_pages/entities.py", entity="xiaomi")
+    assert app.header[0].value == "Xiaomi"
+    page = texts(app)
+    assert "小米" in page and "श्याओमी" in page
+    assert app.metric[0].value == "4"  # four articles name Xiaomi, in three scripts
+    labels = [link.proto.label.replace("\\", "") for link in app.get("page_link")]
+    assert len(labels) == 1 and labels[0].startswith("Xiaomi SU7 deliveries pass 10,000")
+
+
+def test_entity_picker_switches_entity(news: Path, use_db) -> None:
+    use_db(news)
+    app = run("app_pages/entities.py", entity="xiaomi")
+    app.selectbox(key="entity-pick").set_value("toyota").run()
+    assert app.header[0].value == "Toyota"
+    assert app.query_params["entity"] == "toyota"
+
+
+# --- feeds -------------------------------------------------------------------------------------
+
+
+def test_feeds_page_shows_health_and_last_run(news: Path, use_db) -> None:
+    use_db(news)
+    app = run("app_pages/feeds.py")
+    frame = app.dataframe[0].value
+    assert list(frame["feed"]) == ["AutoWire", "Carblog"]
+    carblog = frame[frame["feed"] == "Carblog"].iloc[0]
+    assert carblog["HTTP"] == 404 and bool(carblog["paused"]) is True
+    assert carblog["failures in a row"] == 3 and carblog["last error"] == "HTTP 404 Not Found"
+    page = texts(app)
+    assert "status **partial**" in page
+    assert "Carblog: HTTP 404 Not Found" in page
+
+
+# --- states ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_empty_database_says_how_to_fill_it(page: str, use_db, tmp_path: Path) -> None:
+    use_db(newsdb.empty(tmp_path / "empty.db"))
+    app = run(page)
+    page_text = texts(app)
+    if page.endswith("feeds.py"):
+        assert "No refresh has run yet" in page_text
+    else:
+        assert "No stories yet — run `aggregator refresh`" in page_text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_missing_database_is_a_message(page: str, use_db, tmp_path: Path) -> None:
+    use_db(tmp_path / "nowhere" / "missing.db")
+    app = run(page)
+    assert "No database at" in texts(app)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_corrupt_database_is_a_message(page: str, use_db, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"this is not a database at all" * 100)
+    use_db(broken)
+    app = run(page)
+    assert "The database cannot be read" in texts(app)
+
+
+def test_running_refresh_is_announced(news: Path, use_db, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.store import Store
+
+    copy = tmp_path / "busy.db"
+    copy.write_bytes(news.read_bytes())
+    with Store(copy) as store:
+        store.start_run(datetime.now(UTC))
+    use_db(copy)
+    assert "A refresh is running right now" in texts(run())
