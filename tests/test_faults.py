@@ -1,0 +1,354 @@
+"""One refresh against a server full of faults: each feed ends in the right state, the rest succeed.
+
+Every hostile route sits beside well-behaved feeds in the same run, so a fault that leaked out of
+its feed (an exception, a stall, a poisoned transaction) would show up as a missing good article.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from faultserver import MB, HashEmbedder, drip, endless, gzip_bomb, hang, page, redirect, rss
+from httpserver import LocalServer, Route
+
+import aggregator.fetch as fetch_module
+from aggregator.cli import cli
+from aggregator.config import Settings
+from aggregator.entities import KnowledgeBase
+from aggregator.models import Feed
+from aggregator.pipeline import Pipeline
+from aggregator.store import Store, parse_iso
+
+REPO = Path(__file__).resolve().parent.parent
+XML = "application/rss+xml"
+
+
+def fast_settings(db: Path, **overrides: Any) -> Settings:
+    """Small timeouts and caps so that every fault resolves within a second or two."""
+    values: dict[str, Any] = {
+        "db": db,
+        "entities": REPO / "data" / "entities.yaml",
+        "connect_timeout": 1.0,
+        "read_timeout": 0.5,
+        "feed_deadline": 1.5,
+        "max_feed_bytes": 1_000_000,
+        "max_page_bytes": 1_000_000,
+        "max_redirects": 3,
+        "pause_after": 2,
+        "backoff_base": 60.0,
+        "backoff_max": 7200.0,
+        "page_workers": 2,
+        "per_host": 32,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_pipeline(db: Path, **overrides: Any) -> Pipeline:
+    settings = fast_settings(db, **overrides)
+    return Pipeline(
+        settings, Store(settings.db), HashEmbedder(), KnowledgeBase.load(settings.entities)
+    )
+
+
+def feed_rows(db: Path) -> dict[str, dict[str, Any]]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return {row["name"]: dict(row) for row in conn.execute("SELECT * FROM feeds")}
+    finally:
+        conn.close()
+
+
+def article_rows(db: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute("SELECT * FROM articles ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def serve_good(server: LocalServer, name: str, count: int = 2) -> Feed:
+    """A healthy feed with ``count`` article pages."""
+    slug = name.lower().replace(" ", "-")
+    items = [(f"{slug}-{n}", f"/{slug}/a{n}.html", f"{name} story {n}") for n in range(count)]
+    server.routes[f"/{slug}.xml"] = Route(rss(name, server.base_url, items), content_type=XML)
+    for _, path, title in items:
+        server.routes[path] = Route(page(title))
+    return Feed(name, server.url(f"/{slug}.xml"), "en", ("test",), allow_private=True)
+
+
+def serve_faults(server: LocalServer) -> list[Feed]:
+    base = server.base_url
+    one = [("f-1", "/shared/a.html", "Faulty feed story")]
+    cp1252 = rss("Charset", base, [("c-1", "/c1.html", "Citroën ë-C3 price cut")])
+    truncated = rss("Cut", base, [("t-1", "/t1.html", "Truncated first"), ("t-2", "/t2", "Gone")])
+    laughs = rss("Laughs", base, [("l-1", "/l1.html", "Recall &lol9; notice")]).replace(
+        b"<rss",
+        b'<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol9 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n<rss',
+        1,
+    )
+    script = rss(
+        "Script",
+        base,
+        [("s-1", "/s1.html", "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;Safe headline")],
+    )
+    bomb, _ = gzip_bomb(32 * MB)
+    routes = {
+        "/slow.xml": Route(handler=drip(rss("Slow", base, one) * 4, 0.02)),
+        "/hang.xml": Route(handler=hang(3)),
+        "/loop.xml": Route(handler=redirect("/loop2.xml")),
+        "/loop2.xml": Route(handler=redirect("/loop.xml")),
+        "/busy.xml": Route(b"later", status=429, headers={"Retry-After": "3600"}),
+        "/error.xml": Route(b"oops", status=500),
+        "/gone.xml": Route(b"gone", status=410),
+        "/html.xml": Route(b"<!doctype html><html><body><p>Our new site</p></body></html>"),
+        "/charset.xml": Route(
+            cp1252.decode().encode("cp1252"), content_type=XML + "; charset=utf-8"
+        ),
+        "/cut.xml": Route(truncated[: truncated.index(b"<item><guid>t-2") + 25], content_type=XML),
+        "/laughs.xml": Route(laughs, content_type=XML),
+        "/huge.xml": Route(handler=endless(50 * MB)),
+        "/bomb.xml": Route(handler=bomb),
+        "/strict.xml": Route(rss("Strict", base, one), content_type=XML),
+        "/script.xml": Route(script, content_type=XML),
+        "/c1.html": Route(page("Citroën ë-C3 price cut")),
+        "/t1.html": Route(page("Truncated first")),
+        "/l1.html": Route(page("Recall notice")),
+        "/s1.html": Route(page("Safe headline")),
+    }
+    server.routes.update(routes)
+    names = {
+        "Slow": "/slow.xml",
+        "Hang": "/hang.xml",
+        "Loop": "/loop.xml",
+        "Busy": "/busy.xml",
+        "Error": "/error.xml",
+        "Gone": "/gone.xml",
+        "Html": "/html.xml",
+        "Charset": "/charset.xml",
+        "Cut": "/cut.xml",
+        "Laughs": "/laughs.xml",
+        "Huge": "/huge.xml",
+        "Bomb": "/bomb.xml",
+        "Script": "/script.xml",
+    }
+    feeds = [Feed(n, server.url(p), "en", (), allow_private=True) for n, p in names.items()]
+    feeds.append(Feed("Strict", server.url("/strict.xml"), "en", ()))  # no allow_private
+    return feeds
+
+
+def due_in(row: dict[str, Any]) -> float:
+    fetched, due = parse_iso(row["last_fetch"]), parse_iso(row["next_due"])
+    assert fetched is not None and due is not None
+    return (due - fetched).total_seconds()
+
+
+EXPECTED_FAILURES = {
+    # name: (kind, fragment of the error, HTTP status stored)
+    "Slow": ("transient", "deadline", None),
+    "Hang": ("transient", "timed out", None),
+    "Loop": ("permanent", "redirect loop", 310),
+    "Busy": ("transient", "HTTP 429", 429),
+    "Error": ("transient", "HTTP 500", 500),
+    "Gone": ("permanent", "HTTP 410", 410),
+    "Html": ("permanent", "not a feed", None),
+    "Huge": ("permanent", "exceeds the cap", 200),
+    "Bomb": ("permanent", "exceeds the cap", 200),
+    "Strict": ("permanent", "resolves to a loopback", None),
+}
+
+
+def test_every_fault_ends_in_its_own_state_and_good_feeds_are_stored(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    good = [serve_good(server, "Alpha Motors"), serve_good(server, "Beta Wheels")]
+    faults = serve_faults(server)
+    pipeline = make_pipeline(tmp_path / "faults.db")
+    report = pipeline.refresh([good[0], *faults, good[1]])
+
+    assert report.feeds_failed == len(EXPECTED_FAILURES)
+    assert set(report.failures) == set(EXPECTED_FAILURES)
+    rows = feed_rows(pipeline.settings.db)
+    for name, (kind, fragment, status) in EXPECTED_FAILURES.items():
+        row = rows[name]
+        assert row["last_error"].startswith(f"{kind}: "), (name, row["last_error"])
+        assert fragment in row["last_error"], (name, row["last_error"])
+        assert row["last_status"] == status, (name, row["last_status"])
+        assert row["consecutive_failures"] == 1 and row["paused"] == 0, name
+        assert row["last_success"] is None, name
+    for name in set(EXPECTED_FAILURES) - {"Busy"}:
+        assert 48 <= due_in(rows[name]) <= 72, name  # backoff_base 60 s with ±20 % jitter
+    assert due_in(rows["Busy"]) >= 3599  # Retry-After wins over the shorter backoff
+
+    titles = {a["title"]: a for a in article_rows(pipeline.settings.db)}
+    for feed in good:
+        for n in range(2):
+            article = titles[f"{feed.name} story {n}"]
+            assert article["source"] == feed.name and not article["summary_only"]
+        assert rows[feed.name]["last_error"] is None and rows[feed.name]["problem"] is None
+
+    assert rows["Charset"]["problem"] and rows["Charset"]["last_error"] is None
+    assert "Citroën ë-C3 price cut" in titles
+    assert rows["Cut"]["problem"] and "Truncated first" in titles
+    assert "entity declarations removed" in rows["Laughs"]["problem"]
+    laughs = next(a for a in titles.values() if a["source"] == "Laughs")
+    assert "lollol" not in laughs["title"] + laughs["text"]
+    assert "Safe headline" in titles
+    for article in titles.values():
+        for column in ("title", "summary", "text"):
+            assert "<script" not in article[column].lower(), (article["title"], column)
+            assert "alert(1)" not in article[column]
+    assert {a["source"] for a in titles.values()} == {
+        "Alpha Motors",
+        "Beta Wheels",
+        "Charset",
+        "Cut",
+        "Laughs",
+        "Script",
+    }
+
+
+def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    good = serve_good(server, "Alpha Motors")
+    server.routes["/gone.xml"] = Route(b"gone", status=410)
+    server.routes["/error.xml"] = Route(b"oops", status=500)
+    gone = Feed("Gone", server.url("/gone.xml"), "en", (), allow_private=True)
+    error = Feed("Error", server.url("/error.xml"), "en", (), allow_private=True)
+    db = tmp_path / "pause.db"
+    pipeline = make_pipeline(db)
+    pipeline.refresh([good, gone, error])
+    second = pipeline.refresh([good, gone, error], force=True)
+    rows = feed_rows(db)
+    assert second.feeds_unchanged == 1 and second.feeds_failed == 2
+    assert rows["Gone"]["paused"] == 1 and rows["Gone"]["consecutive_failures"] == 2
+    assert rows["Error"]["paused"] == 0 and rows["Error"]["consecutive_failures"] == 2
+    assert 96 <= due_in(rows["Error"]) <= 144  # doubled: 120 s with ±20 % jitter
+
+    before = server.paths_requested().count("/gone.xml")
+    third = pipeline.refresh([good, gone, error], force=True)
+    assert server.paths_requested().count("/gone.xml") == before  # paused: not even asked
+    assert third.feeds_skipped == 1
+
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["--db", str(db), "feeds"])
+    assert listing.exit_code == 0
+    assert "Gone: paused" in listing.output and "last error: permanent: HTTP 410" in listing.output
+    assert "Error: failing" in listing.output and "failures 3" in listing.output
+    assert "next due" in listing.output
+    as_json = runner.invoke(cli, ["--db", str(db), "feeds", "--json"])
+    by_name = {r["name"]: r for r in map(json.loads, as_json.output.splitlines())}
+    assert by_name["Gone"]["paused"] == 1 and by_name["Error"]["consecutive_failures"] == 3
+
+    reset = runner.invoke(cli, ["--db", str(db), "feeds", "--reset", "Gone"])
+    assert reset.exit_code == 0 and "reset 1 feed(s)" in reset.output
+    rows = feed_rows(db)
+    assert rows["Gone"]["paused"] == 0 and rows["Gone"]["consecutive_failures"] == 0
+    assert rows["Error"]["consecutive_failures"] == 3  # only the named feed
+    server.routes["/gone.xml"] = Route(rss("Back", server.base_url, []), content_type=XML)
+    fourth = pipeline.refresh([good, gone])
+    assert "Gone" not in fourth.failures and feed_rows(db)["Gone"]["last_success"] is not None
+
+
+def test_ttl_and_cache_control_set_next_due(server: LocalServer, tmp_path: Path) -> None:
+    base = server.base_url
+    server.routes["/ttl.xml"] = Route(rss("TTL", base, [], extra="<ttl>90</ttl>"), content_type=XML)
+    server.routes["/cc.xml"] = Route(
+        rss("CC", base, []), content_type=XML, headers={"Cache-Control": "public, max-age=1800"}
+    )
+    feeds = [
+        Feed("TTL", server.url("/ttl.xml"), "en", (), allow_private=True),
+        Feed("CC", server.url("/cc.xml"), "en", (), allow_private=True),
+    ]
+    pipeline = make_pipeline(tmp_path / "ttl.db")
+    pipeline.refresh(feeds)
+    rows = feed_rows(pipeline.settings.db)
+    assert due_in(rows["TTL"]) == 90 * 60 and rows["TTL"]["ttl_minutes"] == 90
+    assert due_in(rows["CC"]) == 1800
+    again = pipeline.refresh(feeds)  # not forced: neither is due yet
+    assert again.feeds_skipped == 2
+    assert server.paths_requested().count("/ttl.xml") == 1
+
+
+def test_changed_guids_and_tracking_parameters_add_nothing(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    base = server.base_url
+    items = [("g-1", "/n/a.html", "Rivian layoffs"), ("g-2", "/n/b.html", "Lucid Gravity")]
+    server.routes["/g.xml"] = Route(rss("G", base, items), content_type=XML)
+    for _, path, title in items:
+        server.routes[path] = Route(page(title))
+    feed = Feed("G", server.url("/g.xml"), "en", (), allow_private=True)
+    pipeline = make_pipeline(tmp_path / "guid.db")
+    assert pipeline.refresh([feed]).new_articles == 2
+    changed = [
+        ("g-1-v2", "/n/a.html?utm_source=rss&amp;utm_medium=feed", "Rivian layoffs"),
+        ("g-2", "/n/b.html?fbclid=xyz", "Lucid Gravity (updated)"),
+    ]
+    server.routes["/g.xml"] = Route(rss("G", base, changed), content_type=XML)
+    report = pipeline.refresh([feed], force=True)
+    assert report.new_articles == 0 and report.feeds_failed == 0
+    assert len(article_rows(pipeline.settings.db)) == 2
+
+
+def test_redirect_to_a_private_address_fails_only_that_feed(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Offline, 127.0.0.1 stands in for a public host; every other address is checked for real.
+    real = fetch_module.blocked_reason
+    monkeypatch.setattr(
+        fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
+    )
+    port = server.httpd.server_address[1]
+    server.routes["/hop.xml"] = Route(handler=redirect(f"http://127.0.0.2:{port}/admin", 302))
+    good = serve_good(server, "Public Wire")
+    public = Feed(good.name, good.url, "en", ())  # no allow_private, still fetched
+    hop = Feed("Hop", server.url("/hop.xml"), "en", ())
+    pipeline = make_pipeline(tmp_path / "hop.db")
+    report = pipeline.refresh([hop, public])
+    rows = feed_rows(pipeline.settings.db)
+    assert report.failures.keys() == {"Hop"}
+    assert "permanent: refused: 127.0.0.2 resolves to a loopback" in rows["Hop"]["last_error"]
+    assert "/admin" not in server.paths_requested()
+    assert len(article_rows(pipeline.settings.db)) == 2
+
+
+def test_article_pages_that_fail_keep_the_summary(server: LocalServer, tmp_path: Path) -> None:
+    base = server.base_url
+    items = [("p-1", "/p/hang.html", "Page hangs"), ("p-2", "/p/huge.html", "Page huge")]
+    server.routes["/p.xml"] = Route(rss("P", base, items), content_type=XML)
+    server.routes["/p/hang.html"] = Route(handler=hang(3))
+    server.routes["/p/huge.html"] = Route(handler=endless(50 * MB))
+    feed = Feed("P", server.url("/p.xml"), "en", (), allow_private=True)
+    pipeline = make_pipeline(tmp_path / "pages.db")
+    report = pipeline.refresh([feed])
+    assert report.feeds_ok == 1 and report.new_articles == 2
+    stored = article_rows(pipeline.settings.db)
+    assert all(a["summary_only"] == 1 for a in stored)
+    assert {a["text"] for a in stored} == {
+        "Page hangs: a report on the automotive industry.",
+        "Page huge: a report on the automotive industry.",
+    }
+
+
+def test_recorded_next_due_is_in_the_future(server: LocalServer, tmp_path: Path) -> None:
+    server.routes["/busy.xml"] = Route(
+        b"later", status=503, headers={"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    )
+    feed = Feed("Busy", server.url("/busy.xml"), "en", (), allow_private=True)
+    pipeline = make_pipeline(tmp_path / "busy.db")
+    pipeline.refresh([feed])
+    due = parse_iso(feed_rows(pipeline.settings.db)["Busy"]["next_due"])
+    assert due is not None
+    # a far-off Retry-After is capped at backoff_max (2 h) rather than parking the feed for years
+    assert datetime.now(UTC) + timedelta(hours=1) < due <= datetime.now(UTC) + timedelta(hours=3)
