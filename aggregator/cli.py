@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import click
 
-from aggregator.config import Settings, load_feeds, settings_help
+from aggregator.config import Settings, bundled, load_feeds, settings_help
 from aggregator.errors import AggregatorError, ConfigError, LockedError, StorageError
 
 log = logging.getLogger("aggregator")
@@ -124,23 +124,9 @@ def cli(
 
 
 def _pipeline(settings: Settings, progress: Any = None) -> Any:
-    from aggregator.embed import LazyEmbedder
-    from aggregator.entities import KnowledgeBase
     from aggregator.pipeline import Pipeline
-    from aggregator.store import Store
 
-    entities = (
-        settings.entities if settings.entities.is_absolute() else _data_path(settings.entities)
-    )
-    kb = KnowledgeBase.load(entities)
-    store = Store(settings.db)
-    kwargs = {"progress": progress} if progress else {}
-    return Pipeline(settings, store, LazyEmbedder(settings.model), kb, **kwargs)
-
-
-def _data_path(relative: Path) -> Path:
-    """A path as given when it exists, else inside the installed repository."""
-    return relative if relative.exists() else REPO_ROOT / relative
+    return Pipeline.build(settings, progress=progress) if progress else Pipeline.build(settings)
 
 
 class TerminalProgress:
@@ -699,7 +685,7 @@ def watch_hits(obj: Context, name: str, unread: bool, mark_read: bool, as_json: 
 
 
 def _demo_dir() -> Path:
-    return _data_path(Path("data/demo"))
+    return bundled(Path("data/demo"))
 
 
 @cli.command()

@@ -74,6 +74,20 @@ class Settings:
                 raise ConfigError(f"setting {spec.name} must be positive, got {value}")
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def bundled(path: Path) -> Path:
+    """``path`` as given when it exists or is absolute, else inside the aggregator's checkout.
+
+    Lets the shipped data (entity knowledge base, demo corpus) be found from any directory.
+    """
+    if path.is_absolute() or path.exists():
+        return path
+    candidate = REPO_ROOT / path
+    return candidate if candidate.exists() else path
+
+
 def _coerce(name: str, kind: Any, raw: str) -> Any:
     source = f"environment variable AGGREGATOR_{name.upper()}"
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))

@@ -24,8 +24,8 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings
-from aggregator.config import Settings
-from aggregator.embed import Embedder
+from aggregator.config import Settings, bundled
+from aggregator.embed import Embedder, LazyEmbedder
 from aggregator.entities import KnowledgeBase
 from aggregator.errors import (
     AggregatorError,
@@ -125,6 +125,22 @@ class Pipeline:
         self.kb = kb
         self.progress = progress
         self.now = now
+
+    @classmethod
+    def build(cls, settings: Settings, *, progress: Progress = _quiet) -> Pipeline:
+        """A pipeline on ``settings``: its database, its knowledge base, its (lazy) model."""
+        kb = KnowledgeBase.load(bundled(settings.entities))
+        return cls(settings, Store(settings.db), LazyEmbedder(settings.model), kb,
+                   progress=progress)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # refresh --------------------------------------------------------------------------------
 
