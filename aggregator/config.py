@@ -154,7 +154,7 @@ def _scalar(node: yaml.Node) -> Any:
 
 
 def load_feeds(path: Path) -> FeedList:
-    """Read and validate feeds.yaml. Any mistake is a ConfigError naming file, feed, key and line."""
+    """Read and validate feeds.yaml; a mistake is a ConfigError naming file, feed, key, line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

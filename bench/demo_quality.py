@@ -62,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     summary_only = sum(1 for g in pages if stored[g["url"]][2])
 
     feeds = len(corpus.outlets) if hasattr(corpus, "outlets") else len(server.feeds())
+    by_language = Counter(g["language"] for g in gold.values()).most_common()
     print(f"demo corpus: {feeds} feeds · {len(gold)} articles in gold · "
           f"{len({g['event'] for g in gold.values()})} events · "
           f"{len({g['language'] for g in gold.values()})} languages "
-          f"({', '.join(f'{k} {v}' for k, v in Counter(g['language'] for g in gold.values()).most_common())})")
+          f"({', '.join(f'{k} {v}' for k, v in by_language)})")
     print(f"refresh ({settings.model}): {report.new_articles} articles stored, "
           f"{report.new_stories} stories, {report.feeds_failed} feeds failed, {elapsed:.1f} s "
           f"({report.new_articles / elapsed:.1f} articles/s)")

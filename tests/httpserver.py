@@ -43,7 +43,7 @@ class LocalServer:
             def log_message(self, *args: Any) -> None:
                 return None
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(Request(self.path, {k.lower(): v for k, v in
                                                                self.headers.items()}))

@@ -28,7 +28,7 @@ def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     listed = set(re.findall(r"^  (\w+)", result.output.split("Commands:")[1], re.MULTILINE))
-    assert COMMANDS <= listed
+    assert listed >= COMMANDS
 
 
 def test_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:

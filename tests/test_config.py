@@ -78,6 +78,8 @@ def test_bad_setting_names_the_variable() -> None:
 @given(st.text(max_size=300))
 def test_any_text_is_a_feed_list_or_a_config_error(text: str) -> None:
     try:
-        parse_feeds(text, Path("feeds.yaml"))
-    except ConfigError:
-        pass
+        result = parse_feeds(text, Path("feeds.yaml"))
+    except ConfigError as exc:
+        assert "feeds.yaml" in str(exc)
+    else:
+        assert all(f.url.startswith(("http://", "https://")) for f in result.feeds)
