@@ -17,13 +17,26 @@ if str(HERE) not in sys.path:
 import streamlit as st  # noqa: E402
 import view  # noqa: E402
 
-st.set_page_config(page_title="Automotive news", page_icon="🚗", layout="wide")
+st.set_page_config(
+    page_title="Automotive news", page_icon=":material/directions_car:", layout="wide"
+)
 
 pages = [
-    st.Page(view.PAGE_TOP, title="Top stories", icon="📰", url_path="top", default=True),
-    st.Page(view.PAGE_STORY, title="Story", icon="🧵", url_path="story"),
-    st.Page(view.PAGE_SEARCH, title="Search", icon="🔎", url_path="search"),
-    st.Page(view.PAGE_ENTITIES, title="Companies and people", icon="🏢", url_path="entities"),
-    st.Page(view.PAGE_FEEDS, title="Feeds", icon="📡", url_path="feeds"),
+    st.Page(
+        view.PAGE_TOP,
+        title="Top stories",
+        icon=":material/newspaper:",
+        url_path="top",
+        default=True,
+    ),
+    st.Page(view.PAGE_STORY, title="Story", icon=":material/article:", url_path="story"),
+    st.Page(view.PAGE_SEARCH, title="Search", icon=":material/search:", url_path="search"),
+    st.Page(
+        view.PAGE_ENTITIES,
+        title="Companies and people",
+        icon=":material/domain:",
+        url_path="entities",
+    ),
+    st.Page(view.PAGE_FEEDS, title="Feeds", icon=":material/rss_feed:", url_path="feeds"),
 ]
 st.navigation(pages).run()

@@ -201,17 +201,16 @@ def link(label: str, url: str | None) -> str:
     return f"[{md(label)}]({target})"
 
 
-def sparkline(timeline: Sequence[tuple[str, int]]) -> str:
-    """Per-day counts as block characters, one per day from the first to the last."""
+def sparkline(timeline: Sequence[tuple[str, int]], days: int = 14) -> str:
+    """Per-day counts as block characters over the ``days`` up to the story's last day."""
     if not timeline:
         return ""
     counts = {day: n for day, n in timeline}
-    start = datetime.strptime(min(counts), "%Y-%m-%d")
     end = datetime.strptime(max(counts), "%Y-%m-%d")
-    days = [(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range((end - start).days + 1)]
-    series = [counts.get(day, 0) for day in days[-30:]]
+    window = [(end - timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days - 1, -1, -1)]
+    series = [counts.get(day, 0) for day in window]
     top = max(series) or 1
-    return "".join(" " if n == 0 else _BARS[min(7, (n * 8 - 1) // top)] for n in series)
+    return "".join("▁" if n == 0 else _BARS[min(7, 1 + (n * 7 - 1) // top)] for n in series)
 
 
 def span(first: datetime, last: datetime) -> str:

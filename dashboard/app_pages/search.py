@@ -75,7 +75,7 @@ download.download_button(
     to_csv(hits, stories),
     file_name="search-results.csv",
     mime="text/csv",
-    icon="⬇️",
+    icon=":material/download:",
 )
 
 for group in groups:

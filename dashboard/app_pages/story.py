@@ -57,8 +57,10 @@ chart, involved = st.columns([3, 2])
 with chart:
     st.subheader("Coverage over time")
     series = detail.coverage()
-    frame = pd.DataFrame({"time": [t for t, _ in series], "articles": [n for _, n in series]})
-    st.bar_chart(frame, x="time", y="articles", height=220)
+    hourly = len(series) > 1 and (series[1][0] - series[0][0]).days == 0
+    labels = [t.strftime("%m-%d %H:00" if hourly else "%Y-%m-%d") for t, _ in series]
+    frame = pd.DataFrame({"time (UTC)": labels, "articles": [n for _, n in series]})
+    st.bar_chart(frame, x="time (UTC)", y="articles", height=220)
 with involved:
     st.subheader("Involved")
     if detail.mentions:

@@ -52,10 +52,11 @@ for rank, story in enumerate(page.stories, start=page.offset + 1):
             f"languages: {view.md(', '.join(story.languages))} · "
             f"{view.md(view.span(story.first_published, story.last_published))}"
         )
-        side.markdown(f"`{view.sparkline(story.timeline) or '·'}`", help="Articles per day")
+        side.caption("Articles per day, last 14 days")
+        side.markdown(f"`{view.sparkline(story.timeline)}`")
         side.page_link(
             view.PAGE_STORY,
             label="Open story",
-            icon="➡️",
+            icon=":material/arrow_forward:",
             query_params={"story": str(story.id)},
         )
