@@ -197,7 +197,7 @@ class Pipeline:
                 outcome = future.result()
                 self._store_outcome(outcome, report)
                 self.progress("feeds", done)
-                if self._pending_embeddings() >= EMBED_BATCH:
+                if report.new_articles - report.embedded >= EMBED_BATCH:
                     report.embedded += self.embed_pending(limit=EMBED_BATCH)
         report.embedded += self.embed_pending()
         self.cluster_pending(report)
@@ -206,9 +206,6 @@ class Pipeline:
         status = "ok" if report.feeds_failed == 0 else "partial"
         self.store.finish_run(run_id, self.now(), status, report.as_dict())
         return report
-
-    def _pending_embeddings(self) -> int:
-        return len(self.store.missing_embeddings(self.embedder.name, limit=EMBED_BATCH))
 
     def _process_feed(
         self,
