@@ -246,13 +246,11 @@ def scale(existing_counts: Sequence[int], new: int = 1000, dim: int = 384) -> No
         )
 
     for existing in existing_counts:
-        docs = [
-            synthetic(i + 1, now - timedelta(days=60 * (1 - i / existing)), i // 5)
-            for i in range(existing)
-        ]
         clusterer = Clusterer(settings)
         start = clusterer.window_start(now)
-        window = [d for d in docs if d.published is not None and d.published >= start]
+        # Articles older than the window are never read, so only the window's are generated.
+        stamps = [now - timedelta(days=60 * (1 - i / existing)) for i in range(existing)]
+        window = [synthetic(i + 1, at, i // 5) for i, at in enumerate(stamps) if at >= start]
         began = time.perf_counter()
         clusterer.load((d.article_id // 5 * 5 + 1, d) for d in window)
         loaded = time.perf_counter() - began
