@@ -26,6 +26,7 @@ from aggregator.store.read import ArticleRow, Filters, Reader, StoryRow
 
 RRF_K = 60
 CANDIDATES = 200
+OVERSAMPLE = 10
 MODES = ("keyword", "semantic", "hybrid")
 CSV_COLUMNS = (
     "rank",
@@ -53,15 +54,26 @@ def embed_query(query: str, model: str) -> Any:
 def semantic_by_vector(
     reader: Reader, vector: Any, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
-    """Articles whose body embedding under ``model`` is nearest ``vector``, best first."""
+    """Articles whose body embedding under ``model`` is nearest ``vector``, best first.
+
+    With filters, the nearest ``OVERSAMPLE`` x ``limit`` candidates are filtered in SQL first;
+    only when too few of them pass is the search repeated over exactly the allowed ids, so a
+    common filter costs one extra indexed lookup rather than listing every matching article.
+    """
     index = reader.vector_index(LazyEmbedder(model).name)
     if index.size == 0:
         return []
-    allowed = reader.filtered_ids(filters)
-    ids, scores = index.nearest(vector, limit, allowed=allowed)
+    if filters == Filters():
+        ids, scores = index.nearest(vector, limit)
+        rows = reader.articles_by_id(ids)
+    else:
+        ids, scores = index.nearest(vector, max(limit * OVERSAMPLE, 500))
+        rows = reader.articles_by_id(ids, filters=filters)
+        if len(rows) < limit and len(ids) < index.size:
+            ids, scores = index.nearest(vector, limit, allowed=reader.filtered_ids(filters))
+            rows = reader.articles_by_id(ids)
     score_of = dict(zip(ids, scores, strict=True))
-    rows = reader.articles_by_id(ids)
-    ranked = sorted(rows, key=lambda r: -score_of[r.id])
+    ranked = sorted(rows, key=lambda r: -score_of[r.id])[:limit]
     return [replace(r, rank=score_of[r.id]) for r in ranked]
 
 
@@ -90,13 +102,37 @@ def fuse(rankings: Sequence[Sequence[ArticleRow]], *, limit: int) -> list[Articl
 def hybrid(
     reader: Reader, query: str, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
-    return fuse(
-        [
-            keyword(reader, query, limit=CANDIDATES, filters=filters),
-            semantic(reader, query, limit=CANDIDATES, filters=filters, model=model),
-        ],
-        limit=limit,
-    )
+    """Keyword and semantic rankings of ``CANDIDATES`` ids each, fused by rank."""
+    vector = None
+    if query.strip() and reader.vector_index(LazyEmbedder(model).name).size:
+        vector = embed_query(query, model)
+    return hybrid_by_vector(reader, query, vector, limit=limit, filters=filters, model=model)
+
+
+def hybrid_by_vector(
+    reader: Reader, query: str, vector: Any, *, limit: int, filters: Filters, model: str
+) -> list[ArticleRow]:
+    """Hybrid search with the query vector already computed; text is read only for the
+    ``limit`` articles that come out on top."""
+    keyword_ids = reader.search_keyword_ids(query, limit=CANDIDATES, filters=filters)
+    semantic_ids: list[int] = []
+    if vector is not None and filters == Filters():
+        semantic_ids = reader.vector_index(LazyEmbedder(model).name).nearest(vector, CANDIDATES)[0]
+    elif vector is not None:
+        rows = semantic_by_vector(reader, vector, limit=CANDIDATES, filters=filters, model=model)
+        semantic_ids = [r.id for r in rows]
+    return fuse_ids(reader, [keyword_ids, semantic_ids], limit=limit)
+
+
+def fuse_ids(reader: Reader, rankings: Sequence[Sequence[int]], *, limit: int) -> list[ArticleRow]:
+    """Reciprocal rank fusion of rankings of article ids; rows read for the top ``limit``."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for position, article_id in enumerate(ranking, start=1):
+            fused[article_id] = fused.get(article_id, 0.0) + 1.0 / (RRF_K + position)
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
+    rows = {r.id: r for r in reader.articles_by_id(order)}
+    return [replace(rows[i], rank=fused[i]) for i in order if i in rows]
 
 
 def search(
@@ -187,8 +223,10 @@ __all__ = [
     "StoryHits",
     "embed_query",
     "fuse",
+    "fuse_ids",
     "group_by_story",
     "hybrid",
+    "hybrid_by_vector",
     "keyword",
     "search",
     "semantic",

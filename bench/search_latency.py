@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from aggregator.embed import model_name  # noqa: E402
 from aggregator.models import Article  # noqa: E402
-from aggregator.search import embed_query, fuse, keyword, semantic_by_vector  # noqa: E402
+from aggregator.search import embed_query, hybrid_by_vector, keyword, semantic_by_vector  # noqa: E402
 from aggregator.store import Store, to_blob  # noqa: E402
 from aggregator.store.read import Filters, Reader  # noqa: E402
 from aggregator.store.vectors import matrix_from_blobs  # noqa: E402
@@ -267,12 +267,8 @@ def _modes(
     ]
     results["hybrid (vector only)" + label] = [
         timed(
-            lambda q=q, v=v: fuse(
-                [
-                    keyword(reader, q, limit=200, filters=filters),
-                    semantic_by_vector(reader, v, limit=200, filters=filters, model="minilm"),
-                ],
-                limit=20,
+            lambda q=q, v=v: hybrid_by_vector(
+                reader, q, v, limit=20, filters=filters, model="minilm"
             )
         )[0]
         for q, v in zip(queries, vectors, strict=True)

@@ -506,6 +506,23 @@ class Reader:
         )
         return [_article(r, rank=-float(r["score"])) for r in rows]
 
+    def search_keyword_ids(
+        self, query: str, *, limit: int = 200, filters: Filters | None = None
+    ) -> list[int]:
+        """The ids :meth:`search_keyword` would return, without reading any text (for fusion)."""
+        expression = fts_query(query)
+        if not expression:
+            return []
+        clauses, params = _article_filters(filters or Filters())
+        join = "JOIN articles a ON a.id = articles_fts.rowid " if clauses else ""
+        rows = self._rows(
+            f"SELECT articles_fts.rowid FROM articles_fts {join}"
+            f"WHERE articles_fts MATCH ? {clauses} "
+            "ORDER BY bm25(articles_fts, 3.0, 1.0) LIMIT ?",
+            (expression, *params, limit),
+        )
+        return [int(r[0]) for r in rows]
+
     def feeds(self) -> list[dict[str, Any]]:
         reference = self.reference_now()
         week = (reference - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
