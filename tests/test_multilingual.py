@@ -60,7 +60,7 @@ def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(tmp_p
         "language": "hi",
     }
     with Pipeline.build(settings) as pipeline:
-        pipeline.import_records(records(EVENTS) + [seed])
+        pipeline.import_records([*records(EVENTS), seed])
         by_event = stories_by_event(pipeline)
         main_story = by_event["e01-renault-xiaomi-beijing"].most_common(1)[0][0]
         seed_story = by_event["seed"].most_common(1)[0][0]
