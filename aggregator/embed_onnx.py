@@ -34,6 +34,9 @@ NAME = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256
 DIM = 384
 OPSET = 17
+TOKEN_BUDGET = 16 * MAX_TOKENS
+"""Tokens per batch (rows x padded width). Attention memory grows with rows x width squared, so
+a full batch of 32 texts of 256 tokens peaks at several hundred MB; long texts go 16 at a time."""
 
 
 def default_cache_dir() -> Path:
@@ -189,8 +192,7 @@ class OnnxMiniLMEmbedder:
             encodings = self._tokenizer.encode_batch(list(texts))
             order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
             out = np.zeros((len(texts), DIM), dtype=np.float32)
-            for start in range(0, len(order), self._batch):
-                chunk = order[start : start + self._batch]
+            for chunk in _batches(order, [len(e.ids) for e in encodings], self._batch):
                 width = max(len(encodings[i].ids) for i in chunk)
                 ids = np.zeros((len(chunk), width), dtype=np.int64)
                 mask = np.zeros((len(chunk), width), dtype=np.int64)
@@ -209,3 +211,19 @@ class OnnxMiniLMEmbedder:
         except Exception as exc:
             raise EmbedError(f"{NAME} failed to encode {len(texts)} texts: {exc}") from exc
         return _normalised(out)
+
+
+def _batches(order: list[int], lengths: list[int], size: int) -> list[list[int]]:
+    """Consecutive runs of ``order`` (sorted by length) of at most ``size`` rows and at most
+    :data:`TOKEN_BUDGET` padded tokens."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:  # ascending length, so this text sets the padded width
+        width = lengths[index]
+        if current and (len(current) >= size or (len(current) + 1) * width > TOKEN_BUDGET):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
