@@ -19,7 +19,10 @@ from httpserver import LocalServer, Route
 from aggregator.cli import cli
 from aggregator.errors import ExtractError
 from aggregator.extract import extract
+from aggregator.extract.boilerplate import filter_lines
 from aggregator.extract.candidates import drop_link_lists, link_keys, merge_by_agreement, shingles
+from aggregator.extract.consent import is_consent_line, strip_consent
+from aggregator.extract.decode import decode_html
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 SEED = Path("/work/shared/seed/000_f7f5fa66f061fd28.txt")
@@ -111,6 +114,58 @@ def test_a_legacy_page_without_declaration_is_read_with_the_header() -> None:
     stripped = re.sub(rb"<meta http-equiv[^>]+>", b"", page)
     result = extract(stripped, "https://www.example.org/de", charset="windows-1252")
     assert "Außentemperaturen" in result.text and "Kofferraum fasst" in result.text
+
+
+@pytest.mark.parametrize("keep_lang", [True, False])
+def test_a_french_page_in_windows_1252_declaring_utf8_is_read_as_windows_1252(
+    keep_lang: bool,
+) -> None:
+    """Accents valid in several code pages must not come out Central European ("ŕ", "č")."""
+    expected = (PAGES / "fr-auto.txt").read_text("utf-8")
+    page = (PAGES / "fr-auto.html").read_text("utf-8")
+    if not keep_lang:
+        page = page.replace('<html lang="fr">', "<html>")
+    body = page.encode("cp1252")
+    assert b"charset=utf-8" in body
+    result = extract(body, "https://www.example.org/fr", charset="utf-8")
+    assert "électrique" in result.text and "après" in result.text
+    assert not set("ŕčęěřś") & set(result.text), result.text
+    assert "lire aussi" not in result.text.casefold()
+    assert f1(expected, result.text) >= MIN_F1
+
+
+@pytest.mark.parametrize(
+    ("language", "codec", "sentence"),
+    [
+        (
+            "cs",
+            "cp1250",
+            "Škoda Enyaq se vyrábí v Mladé Boleslavi, řekl mluvčí. Příští rok přijde nová verze.",
+        ),
+        (
+            "ru",
+            "cp1251",
+            "Электромобиль поступит в продажу в России в следующем году по цене ниже миллиона.",
+        ),
+        (
+            "de",
+            "cp1252",
+            "Die Außentemperaturen fallen, der Kofferraum fasst 545 Liter, die Reichweite wächst.",
+        ),
+        (
+            "zh",
+            "gb18030",
+            "比亚迪在北京车展发布了新的旗舰车型，售价低于三十万元人民币，将于明年上市。",
+        ),
+    ],
+)
+def test_a_page_lying_about_utf8_is_read_with_its_languages_code_page(
+    language: str, codec: str, sentence: str
+) -> None:
+    for lang_attr in (f' lang="{language}"', ""):
+        html = f'<html{lang_attr}><head><meta charset="utf-8"></head><body><p>{sentence * 3}</p>'
+        text, used = decode_html(f"{html}</body></html>".encode(codec), "utf-8")
+        assert sentence in text, (lang_attr, used)
 
 
 @pytest.mark.parametrize("name", ["paywall-en", "listing-de"])
@@ -207,3 +262,55 @@ def test_cli_extract_names_a_missing_file() -> None:
     result = CliRunner().invoke(cli, ["extract", "/no/such/page.html"])
     assert result.exit_code == 2
     assert "/no/such/page.html" in result.output
+
+
+def test_consent_banners_marked_in_markup_are_removed_but_pages_about_them_are_not() -> None:
+    story = " ".join(["The carmaker said the new model would reach dealers in June."] * 30)
+    html = f"""<html><body class="cookie-consent-given">
+    <div id="cookie-banner"><p>We use cookies.</p><button>OK</button></div>
+    <div role="dialog" aria-label="Cookie settings"><p>Choose what we store.</p></div>
+    <div role="dialog" aria-label="Newsletter"><p>Get the weekly briefing.</p></div>
+    <div class="consent-wrapper"><article><p>{story}</p></article></div>
+    <div class="gdpr-rules-explained"><p>{story}</p></div>
+    </body></html>"""
+    tree = lxml.html.document_fromstring(html)
+    assert strip_consent(tree) == 2
+    text = tree.text_content()
+    assert "We use cookies" not in text and "Choose what we store" not in text
+    assert "weekly briefing" in text
+    assert text.count("reach dealers in June") == 60
+    assert tree.find(".//body") is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "We use cookies to personalise content and ads. By continuing to browse you agree.",
+        "Wir verwenden Cookies, um Inhalte zu personalisieren. Mit der Nutzung der Seite "
+        "stimmen Sie dem zu.",
+        "Nous utilisons des cookies pour mesurer l'audience. En poursuivant, vous acceptez.",
+        "Questo sito utilizza cookie tecnici e di profilazione. Proseguendo acconsenti.",
+        "Utilizamos cookies propias y de terceros. Si continúas navegando, aceptas su uso.",
+        "हम आपके अनुभव को बेहतर बनाने के लिए कुकीज़ का उपयोग करते हैं।",
+        "本网站使用Cookie以改善您的浏览体验。继续浏览即表示您同意我们使用Cookie。",
+        "We and our partners store and/or access information on a device.",
+    ],
+)
+def test_consent_wording_is_chrome_in_each_of_our_languages(line: str) -> None:
+    assert is_consent_line(line)
+    assert filter_lines(f"First paragraph.\n{line}\nSecond paragraph.", title=None) == (
+        "First paragraph.\nSecond paragraph."
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Connected cars gather far more data than a website's cookies, and owners rarely agree "
+        "to it knowingly.",
+        "Die Cookies im Browser sind harmlos im Vergleich zu den Daten, die ein Auto sammelt.",
+        "We use the car every day.",
+    ],
+)
+def test_story_lines_about_cookies_or_using_things_are_kept(line: str) -> None:
+    assert not is_consent_line(line)

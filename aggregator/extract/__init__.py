@@ -1,9 +1,9 @@
 """Page HTML to article text and metadata. trafilatura and readability stay inside this package.
 
 ``extract`` decodes the bytes (the declared charset is only a hint), parses them once, reads the
-metadata the page declares about itself, removes chrome whose markup gives it away, asks several
-extractors for the article, picks the most plausible text, drops chrome lines by their wording,
-and finally decides whether the page was an article at all.
+metadata the page declares about itself, removes chrome whose markup gives it away (consent
+banners among it), asks several extractors for the article, picks the most plausible text, drops
+chrome lines by their wording, and finally decides whether the page was an article at all.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from lxml.html import HtmlElement
 from aggregator.errors import ExtractError
 from aggregator.extract.boilerplate import filter_lines
 from aggregator.extract.candidates import Candidate, choose, gather
+from aggregator.extract.consent import strip_consent
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import read_meta
 from aggregator.extract.pagekind import is_article
@@ -81,6 +82,7 @@ def _extract(html: bytes, url: str, charset: str | None) -> Extraction:
     tree = _parse(text, url)
     meta = read_meta(tree, url)
     _strip_invisible(tree)
+    strip_consent(tree)
     captions = [c.text_content() for c in tree.xpath(_CAPTIONS)]
 
     candidates = gather(tree, url, meta.body)

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from aggregator.extract.consent import is_consent_line
+
 
 def _words(*phrases: str) -> str:
     return "|".join(phrases)
@@ -176,7 +178,7 @@ def is_boilerplate_line(line: str) -> bool:
     read_also = _READ_ALSO_LINE.match(stripped)
     if read_also and (read_also.group("sep") is not None or words <= 14):
         return True
-    if _COMMENTS.match(stripped):
+    if _COMMENTS.match(stripped) or is_consent_line(stripped):
         return True
     if _PROMO.search(stripped) and (words <= 18 or stripped.endswith(("!", "?"))):
         return True
