@@ -445,7 +445,14 @@ class Store:
     # runs -----------------------------------------------------------------------------------
 
     def start_run(self, started: datetime) -> int:
+        """Record a run as started. Called under the refresh lock, so a run still marked running
+        was killed before it finished: it is marked interrupted, or readers would think a refresh
+        is in progress for hours after a crash."""
         with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'interrupted' "
+                "WHERE status = 'running' AND finished IS NULL"
+            )
             cursor = conn.execute(
                 "INSERT INTO runs (started, status) VALUES (?, 'running')", (iso(started),)
             )
