@@ -20,9 +20,16 @@ from aggregator.cli import cli
 from aggregator.errors import ExtractError
 from aggregator.extract import extract
 from aggregator.extract.boilerplate import filter_lines
-from aggregator.extract.candidates import drop_link_lists, link_keys, merge_by_agreement, shingles
+from aggregator.extract.candidates import (
+    drop_link_lists,
+    link_keys,
+    merge_by_agreement,
+    shingles,
+    teaser_keys,
+)
 from aggregator.extract.consent import is_consent_line, strip_consent
 from aggregator.extract.decode import decode_html
+from aggregator.extract.recover import restore_embedded_posts
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 SEED = Path("/work/shared/seed/000_f7f5fa66f061fd28.txt")
@@ -314,3 +321,48 @@ def test_consent_wording_is_chrome_in_each_of_our_languages(line: str) -> None:
 )
 def test_story_lines_about_cookies_or_using_things_are_kept(line: str) -> None:
     assert not is_consent_line(line)
+
+
+def test_linked_subheadings_and_cited_urls_are_not_teasers() -> None:
+    html = (
+        b"<html><body><p>Intro.</p><h3><a href='/p'>Satechi car charger</a></h3>"
+        b"<p>Body.</p><p><a href='https://example.org/src'>https://example.org/src</a></p>"
+        b"<p><strong><a href='/t'>OTHER HEADLINE</a></strong></p></body></html>"
+    )
+    tree = lxml.html.document_fromstring(html)
+    assert teaser_keys(tree) == {"other headline"}
+    generous = (
+        "Intro.\nSatechi car charger\nBody.\nhttps://example.org/src\nStory.\nOTHER HEADLINE\nEnd."
+    )
+    strict = "Intro.\nBody.\nStory.\nEnd."
+    merged = merge_by_agreement(generous, strict, links=teaser_keys(tree)).split("\n")
+    assert merged == [
+        "Intro.",
+        "Satechi car charger",
+        "Body.",
+        "https://example.org/src",
+        "Story.",
+        "End.",
+    ]
+
+
+def test_embedded_posts_inside_the_story_are_restored_after_their_paragraph() -> None:
+    html = """<html><body><div class="story"><p>People reacted online.</p>
+    <div class="social-media-embed"><blockquote class="twitter-tweet"><p>This campaign is
+    something else entirely</p>&mdash; A Reader (@reader) <a href="#">May 1</a></blockquote></div>
+    <p>The state defended the ads.</p></div>
+    <aside><p>Unrelated sidebar.</p><p>More sidebar.</p><p>Even more.</p><p>Last.</p>
+    <blockquote class="twitter-tweet"><p>Follow us for deals</p></blockquote></aside>
+    </body></html>"""
+    tree = lxml.html.document_fromstring(html)
+    text = "People reacted online.\nThe state defended the ads."
+    assert restore_embedded_posts(text, tree).split("\n") == [
+        "People reacted online.",
+        "This campaign is something else entirely",
+        "The state defended the ads.",
+    ]
+
+
+def test_section_breaks_inside_the_story_are_kept_and_trimmed_at_the_edges() -> None:
+    text = "___\nFirst part.\n___\nSecond part.\n___"
+    assert filter_lines(text, title=None) == "First part.\n___\nSecond part."

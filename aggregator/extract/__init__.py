@@ -2,8 +2,9 @@
 
 ``extract`` decodes the bytes (the declared charset is only a hint), parses them once, reads the
 metadata the page declares about itself, removes chrome whose markup gives it away (consent
-banners among it), asks several extractors for the article, picks the most plausible text, drops
-chrome lines by their wording, and finally decides whether the page was an article at all.
+banners among it), asks several extractors for the article, picks the most plausible text, puts
+back quoted social posts dropped with their wrapper, drops chrome lines by their wording, and
+finally decides whether the page was an article at all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aggregator.extract.consent import strip_consent
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import read_meta
 from aggregator.extract.pagekind import is_article
+from aggregator.extract.recover import restore_embedded_posts
 from aggregator.language import detect_language
 from aggregator.models import Extraction
 
@@ -87,7 +89,8 @@ def _extract(html: bytes, url: str, charset: str | None) -> Extraction:
 
     candidates = gather(tree, url, meta.body)
     chosen: Candidate = choose(candidates)
-    article = filter_lines(chosen.text, title=meta.title, drop=captions)
+    story = restore_embedded_posts(chosen.text, tree)
+    article = filter_lines(story, title=meta.title, drop=captions)
     page_text = _visible_text(tree)
     if not article.strip() and not page_text.strip():
         raise ExtractError("the page holds no text", url=url)

@@ -160,6 +160,8 @@ _PROMO_MAX_WORDS = 30
 
 
 _NON_WORD = re.compile(r"[\W_]+")
+# A row of underscores, dashes or stars: the author's section break, part of the story's layout.
+_SEPARATOR = re.compile(r"^\s*([_*=~\-–—])\1{2,}\s*$")
 
 
 def _key(text: str) -> str:
@@ -186,12 +188,19 @@ def is_boilerplate_line(line: str) -> bool:
 
 
 def filter_lines(text: str, *, title: str | None, drop: Iterable[str] = ()) -> str:
-    """Drop chrome lines, the repeated headline and any line in ``drop`` (e.g. known captions)."""
+    """Drop chrome lines, the repeated headline and any line in ``drop`` (e.g. known captions).
+
+    Section breaks ("___", "***") between kept lines stay as they are; at the edges they go.
+    """
     title_key = _key(title) if title else ""
     drop_keys = {k for k in (_key(d) for d in drop) if len(k) >= 4}
     kept: list[str] = []
     for line in text.split("\n"):
         key = _key(line)
+        if _SEPARATOR.match(line):
+            if kept and kept[-1] != "":
+                kept.append(line.strip())
+            continue
         if not key:
             if kept and kept[-1] != "":
                 kept.append("")
@@ -199,4 +208,6 @@ def filter_lines(text: str, *, title: str | None, drop: Iterable[str] = ()) -> s
         if (title_key and key == title_key) or key in drop_keys or is_boilerplate_line(line):
             continue
         kept.append(line.strip())
+    while kept and (not kept[-1] or _SEPARATOR.match(kept[-1])):
+        kept.pop()
     return "\n".join(kept).strip()

@@ -64,6 +64,10 @@ def _line_key(line: str) -> str:
     return " ".join(_WORD.findall(line.casefold()))
 
 
+_URL_TEXT = re.compile(r"^\s*(https?://|www\.)\S+\s*$", re.IGNORECASE)
+_SUBHEADINGS = ("h2", "h3", "h4", "h5", "h6")
+
+
 def link_keys(tree: HtmlElement) -> frozenset[str]:
     """The normalised text of every link on the page.
 
@@ -72,6 +76,36 @@ def link_keys(tree: HtmlElement) -> frozenset[str]:
     """
     keys = (_line_key(a.text_content()) for a in tree.iter("a"))
     return frozenset(key for key in keys if key)
+
+
+def _is_reference(link: HtmlElement, text: str) -> bool:
+    """A link that is a subheading of its own (the whole of an h2-h6) or a bare cited URL."""
+    if _URL_TEXT.match(text):
+        return True
+    parent = link.getparent()
+    for _ in range(3):
+        if parent is None:
+            return False
+        if parent.tag in _SUBHEADINGS:
+            return _line_key(parent.text_content()) == _line_key(text)
+        parent = parent.getparent()
+    return False
+
+
+def teaser_keys(tree: HtmlElement) -> frozenset[str]:
+    """Link texts that read as teasers, leaving out linked subheadings and cited URLs.
+
+    Product round-ups link every subheading and blogs list their sources as bare URLs; inside
+    the story such a line is part of it, while a teaser is a headline wrapped in a paragraph.
+    A text that also occurs as a teaser link elsewhere on the page counts as a teaser.
+    """
+    keys: set[str] = set()
+    for link in tree.iter("a"):
+        text = link.text_content()
+        key = _line_key(text)
+        if key and not _is_reference(link, text):
+            keys.add(key)
+    return frozenset(keys)
 
 
 def merge_by_agreement(
@@ -140,7 +174,7 @@ def gather(tree: HtmlElement, url: str, jsonld: str | None) -> list[Candidate]:
     links = link_keys(tree)
     found = []
     if generous and strict:
-        merged = merge_by_agreement(generous, strict, links=links)
+        merged = merge_by_agreement(generous, strict, links=teaser_keys(tree))
         found.append(Candidate("trafilatura+agreement", drop_link_lists(merged, links)))
     found.append(Candidate("trafilatura", drop_link_lists(generous or strict, links)))
     if jsonld:

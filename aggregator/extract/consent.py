@@ -12,8 +12,11 @@ accepting, in one of the aggregator's languages, is never story text.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 
+import lxml.etree
 from lxml.html import HtmlElement
 
 # Tokens in id/class that consent managers and templates use for their banners.
@@ -33,11 +36,18 @@ _DIALOG_ROLES = frozenset({"dialog", "alertdialog", "banner", "region", "alert"}
 _MAX_SHARE = 0.3  # a banner is a small part of the page
 _MAX_WORDS = 250
 _SCOPE = ("html", "body", "main", "article")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ATTRIBUTES = lxml.etree.XPath(
+    "//body//*/@id | //body//*/@class | //body//*/@role | //body//*/@aria-modal"
+)
+# Matched against lower-cased values: case-blind matching is three times slower in ``re``.
+_HINT = re.compile(
+    _MARKED.pattern + r"|^(dialog|alertdialog|banner|region|alert|true)$", re.MULTILINE
+)
 
 
 def _words(text: str) -> int:
-    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-    return len(text.split()) + han // 2
+    return len(text.split()) + len(_HAN.findall(text)) // 2
 
 
 def _is_marked(element: HtmlElement) -> bool:
@@ -53,13 +63,25 @@ def _is_marked(element: HtmlElement) -> bool:
 
 def strip_consent(tree: HtmlElement) -> int:
     """Remove consent banners and dialogs marked as such; returns how many were removed."""
+    values = _ATTRIBUTES(tree)
+    # One search over all attribute values at once, then back from offsets to elements.
+    starts = list(itertools.accumulate((len(v) + 1 for v in values), initial=0))
+    hits = {
+        bisect.bisect_right(starts, m.start()) - 1
+        for m in _HINT.finditer("\n".join(values).lower())
+    }
+    marked: list[HtmlElement] = []
+    for index in sorted(hits):
+        element = values[index].getparent()
+        if element.tag not in _SCOPE and element not in marked and _is_marked(element):
+            marked.append(element)
+    if not marked:
+        return 0
     body = tree.find(".//body")
     page_words = _words((body if body is not None else tree).text_content()) or 1
     doomed: list[HtmlElement] = []
-    for element in tree.iter():
-        if not isinstance(element.tag, str) or element.tag in _SCOPE:
-            continue
-        if not _is_marked(element) or any(d in doomed for d in element.iterancestors()):
+    for element in marked:
+        if any(d in doomed for d in element.iterancestors()):
             continue
         if element.find(".//article") is not None:
             continue
@@ -68,9 +90,7 @@ def strip_consent(tree: HtmlElement) -> int:
             continue
         doomed.append(element)
     for element in doomed:
-        parent = element.getparent()
-        if parent is not None:
-            element.drop_tree()
+        element.drop_tree()
     return len(doomed)
 
 
