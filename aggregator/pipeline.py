@@ -217,6 +217,10 @@ class Pipeline:
     ) -> FeedOutcome:
         """Fetch, parse and extract one feed in a worker thread; no database writes here."""
         settings = self.settings
+        if deadline - time.monotonic() <= 0:
+            # The run's time is up before this feed's turn: leave it due for the next run rather
+            # than count a failure it never had a fair chance to avoid.
+            return FeedOutcome(feed, "skipped")
         remaining = max(1.0, min(settings.feed_deadline, deadline - time.monotonic()))
         policy = FetchPolicy(
             connect_timeout=settings.connect_timeout,
@@ -372,6 +376,10 @@ class Pipeline:
             report.feeds_failed += 1
             report.failures[name] = one_line(str(outcome.error))[:300]
             log.warning("feed=%r status=failed error=%r", name, str(outcome.error)[:300])
+            return
+        if outcome.status == "skipped":
+            report.feeds_skipped += 1
+            log.warning("feed=%r status=skipped reason='run deadline passed'", name)
             return
         state: dict[str, Any] = {
             "last_fetch": iso(now),

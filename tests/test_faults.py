@@ -352,3 +352,29 @@ def test_recorded_next_due_is_in_the_future(server: LocalServer, tmp_path: Path)
     assert due is not None
     # a far-off Retry-After is capped at backoff_max (2 h) rather than parking the feed for years
     assert datetime.now(UTC) + timedelta(hours=1) < due <= datetime.now(UTC) + timedelta(hours=3)
+
+
+def test_run_deadline_stops_the_run_and_leaves_late_feeds_due(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    from aggregator.pipeline import FEED_WORKERS
+
+    body = rss("Drip", server.base_url, [])
+    server.routes["/drip.xml"] = Route(handler=drip(body, 6.0 / len(body)))  # 6 s per feed
+    feeds = [
+        Feed(f"Drip {n}", server.url("/drip.xml") + f"?n={n}", "en", (), allow_private=True)
+        for n in range(FEED_WORKERS + 2)
+    ]
+    for n in range(FEED_WORKERS + 2):
+        server.routes[f"/drip.xml?n={n}"] = server.routes["/drip.xml"]
+    pipeline = make_pipeline(tmp_path / "deadline.db", run_deadline=1.5, feed_deadline=30.0)
+    report = pipeline.refresh(feeds)
+    rows = feed_rows(pipeline.settings.db)
+    # the first wave is cut by the run deadline (the feed deadline alone would allow 30 s) ...
+    assert report.feeds_failed == FEED_WORKERS
+    assert all("deadline" in error for error in report.failures.values())
+    # ... and the feeds whose turn came after it are left untouched and due
+    assert report.feeds_skipped == 2
+    untouched = [r for r in rows.values() if r["last_fetch"] is None]
+    assert len(untouched) == 2
+    assert all(r["consecutive_failures"] == 0 and r["next_due"] is None for r in untouched)
