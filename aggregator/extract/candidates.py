@@ -74,8 +74,7 @@ def link_keys(tree: HtmlElement) -> frozenset[str]:
     A line of extracted text equal to one of these is nothing but a link: a teaser, a "get the
     app" call or an entry of a related-articles list, rather than a sentence of the story.
     """
-    keys = (_line_key(a.text_content()) for a in tree.iter("a"))
-    return frozenset(key for key in keys if key)
+    return _link_texts(tree)[0]
 
 
 def _is_reference(link: HtmlElement, text: str) -> bool:
@@ -99,13 +98,21 @@ def teaser_keys(tree: HtmlElement) -> frozenset[str]:
     the story such a line is part of it, while a teaser is a headline wrapped in a paragraph.
     A text that also occurs as a teaser link elsewhere on the page counts as a teaser.
     """
+    return _link_texts(tree)[1]
+
+
+def _link_texts(tree: HtmlElement) -> tuple[frozenset[str], frozenset[str]]:
+    """All link keys and the teaser ones, in one walk over the links."""
     keys: set[str] = set()
+    teasers: set[str] = set()
     for link in tree.iter("a"):
         text = link.text_content()
         key = _line_key(text)
-        if key and not _is_reference(link, text):
+        if key:
             keys.add(key)
-    return frozenset(keys)
+            if not _is_reference(link, text):
+                teasers.add(key)
+    return frozenset(keys), frozenset(teasers)
 
 
 def merge_by_agreement(
@@ -171,10 +178,10 @@ def gather(tree: HtmlElement, url: str, jsonld: str | None) -> list[Candidate]:
     """The candidates worth comparing: both trafilatura modes merged, and JSON-LD when present."""
     generous = run_trafilatura(tree, url)
     strict = run_trafilatura(tree, url, precision=True)
-    links = link_keys(tree)
+    links, teasers = _link_texts(tree)
     found = []
     if generous and strict:
-        merged = merge_by_agreement(generous, strict, links=teaser_keys(tree))
+        merged = merge_by_agreement(generous, strict, links=teasers)
         found.append(Candidate("trafilatura+agreement", drop_link_lists(merged, links)))
     found.append(Candidate("trafilatura", drop_link_lists(generous or strict, links)))
     if jsonld:
