@@ -333,7 +333,9 @@ class Pipeline:
                 found = extract(page.body, page.final_url, charset=page.charset)
                 if found.is_article and len(found.text) >= max(200, len(entry.summary) // 2):
                     text, method, summary_only = found.text, found.method, False
-                title = title or found.title or ""
+                # the page's title went through one unescaping pass; a double-escaped <script>
+                # in it would be a live tag now, so it is cleaned once more
+                title = title or plain_text(found.title)
                 author = author or found.author
                 published = published or found.published
                 image = found.image

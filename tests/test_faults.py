@@ -378,3 +378,36 @@ def test_run_deadline_stops_the_run_and_leaves_late_feeds_due(
     untouched = [r for r in rows.values() if r["last_fetch"] is None]
     assert len(untouched) == 2
     assert all(r["consecutive_failures"] == 0 and r["next_due"] is None for r in untouched)
+
+
+def test_page_titles_and_private_article_links_are_untrusted(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fetch_module.blocked_reason
+    monkeypatch.setattr(
+        fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
+    )
+    port = server.httpd.server_address[1]
+    escaped = "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;"
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>U</title>'
+        f"<item><guid>u-1</guid><link>{server.url('/u/1.html')}</link>"
+        "<description>Untitled item about a plant.</description></item>"
+        f"<item><guid>u-2</guid><link>http://127.0.0.2:{port}/u/private.html</link>"
+        "<title>Private link</title><description>Summary kept.</description></item>"
+        "</channel></rss>"
+    ).encode()
+    server.routes["/u.xml"] = Route(body, content_type=XML)
+    server.routes["/u/1.html"] = Route(
+        page("Plant news").replace(b"<title>Plant news", f"<title>{escaped}Plant news".encode())
+    )
+    server.routes["/u/private.html"] = Route(page("Private link"))
+    pipeline = make_pipeline(tmp_path / "untrusted.db")
+    report = pipeline.refresh([Feed("U", server.url("/u.xml"), "en", ())])
+    assert report.new_articles == 2
+    stored = {a["url"]: a for a in article_rows(pipeline.settings.db)}
+    titled = stored[server.url("/u/1.html")]
+    assert titled["title"] == "Plant news"
+    private = stored[f"http://127.0.0.2:{port}/u/private.html"]
+    assert private["summary_only"] == 1 and private["text"] == "Summary kept."
+    assert "/u/private.html" not in server.paths_requested()
