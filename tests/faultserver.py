@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 import zlib
 from collections.abc import Sequence
@@ -55,6 +56,17 @@ def hang(seconds: float) -> Handler:
     def handle(request: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
         request.close_connection = True
+
+    return handle
+
+
+def gated(body: bytes, gate: threading.Event, ctype: str = "application/rss+xml") -> Handler:
+    """Answers once ``gate`` is set (or after a minute): the test decides when a run may end."""
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        gate.wait(60)
+        _headers(request, 200, ctype, {"Content-Length": str(len(body))})
+        request.wfile.write(body)
 
     return handle
 
