@@ -8,8 +8,8 @@ the overall winner, ours wins. Scripts settle the easy cases: Han without kana i
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -27,10 +27,21 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _URL = re.compile(r"https?://\S+|www\.\S+|\S+@\S+")
 
 
-@functools.cache
+_LOADING = threading.Lock()
+_LOADED: list[LanguageIdentifier] = []
+
+
 def _identifier() -> LanguageIdentifier:
-    """The model is loaded once per process, on first use (it takes a few hundred ms)."""
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    """The model, loaded once per process on first use (it takes a few hundred ms).
+
+    Page workers reach the first use together; the lock makes the others wait for one load
+    instead of each decompressing the model again.
+    """
+    if not _LOADED:
+        with _LOADING:
+            if not _LOADED:
+                _LOADED.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+    return _LOADED[0]
 
 
 def detect_language(text: str) -> str | None:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -53,7 +52,6 @@ Progress = Callable[[str, int], None]
 EMBED_BATCH = 128
 BODY_CHARS = 1500
 FEED_WORKERS = 8
-LANGUAGE_SAMPLE = "Carmakers reported their quarterly deliveries of electric vehicles today."
 
 
 def _quiet(_stage: str, _count: int) -> None:
@@ -127,8 +125,6 @@ class Pipeline:
         self.kb = kb
         self.progress = progress
         self.now = now
-        self._language_lock = threading.Lock()
-        self._language_ready = False
 
     @classmethod
     def build(cls, settings: Settings, *, progress: Progress = _quiet) -> Pipeline:
@@ -269,8 +265,6 @@ class Pipeline:
             cache_seconds=cache,
         )
         entries = self._new_entries(feed, parsed.entries)
-        if entries:
-            self._load_language_model()
         page_policy = FetchPolicy(
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
@@ -287,18 +281,6 @@ class Pipeline:
             outcome.pages_fetched += int(fetched)
             outcome.articles.append((article, self._mentions(article)))
         return outcome
-
-    def _load_language_model(self) -> None:
-        """Load the language identifier once, before page workers fan out.
-
-        It is loaded lazily on first use; dozens of page threads reaching that first use together
-        each decompressed it again, which made a refresh of a few hundred pages take a minute.
-        A run with nothing new never pays for it.
-        """
-        with self._language_lock:
-            if not self._language_ready:
-                detect_language(LANGUAGE_SAMPLE)
-                self._language_ready = True
 
     def _new_entries(self, feed: Feed, entries: Sequence[Entry]) -> list[Entry]:
         """Entries whose URL or GUID is not stored yet, without duplicates inside the feed."""
