@@ -4,7 +4,7 @@ Reads ``<data>/html/<key>.html.gz`` and ``<data>/ground-truth.json`` ({key: {art
 scores every page with word 4-gram shingle precision, recall and F1, averages per page, and times
 each extractor over the same bytes in the same process. No network.
 
-    python bench/extraction_quality.py [--data /work/shared/data/extraction-dev] [--repeat 1]
+    python bench/extraction_quality.py [--data ../shared/data/extraction-dev] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from aggregator.errors import ExtractError
 from aggregator.extract import extract
 from aggregator.extract.candidates import shingles
 
-DEFAULT_DATA = Path("/work/shared/data/extraction-dev")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ from aggregator.errors import ConfigError
 from aggregator.models import Mention
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed"
-if not SEED_DIR.is_dir():
-    SEED_DIR = Path("/work/shared/seed")
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from aggregator.extract.decode import decode_html
 from aggregator.extract.recover import restore_embedded_posts
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
-SEED = Path("/work/shared/seed/000_f7f5fa66f061fd28.txt")
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_f7f5fa66f061fd28.txt"
 GOLD = sorted(p.stem for p in PAGES.glob("*.txt"))
 MIN_F1 = 0.95
 
