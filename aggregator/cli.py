@@ -770,6 +770,8 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
     sys.exit(subprocess.call(command, env=env))
 
