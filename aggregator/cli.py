@@ -28,6 +28,8 @@ from aggregator.errors import AggregatorError, ConfigError, LockedError, Storage
 log = logging.getLogger("aggregator")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                "%Y-%m-%d %H:%M:%S"]
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -266,8 +268,8 @@ def stories(
 @click.option("--language", "languages", multiple=True)
 @click.option("--source", "sources", multiple=True)
 @click.option("--tag", "tags", multiple=True)
-@click.option("--since", type=click.DateTime(), default=None, help="Published on or after.")
-@click.option("--until", type=click.DateTime(), default=None, help="Published on or before.")
+@click.option("--since", type=click.DateTime(DATE_FORMATS), default=None, help="Published on or after.")
+@click.option("--until", type=click.DateTime(DATE_FORMATS), default=None, help="Published on or before.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_obj
 def search(
@@ -691,7 +693,7 @@ def _demo_dir() -> Path:
 @cli.command()
 @click.option(
     "--until",
-    type=click.DateTime(),
+    type=click.DateTime(DATE_FORMATS),
     default=None,
     help="Serve the corpus as it stood at this moment (UTC), e.g. 2024-04-28T12:00.",
 )

@@ -138,6 +138,14 @@ def _alias_key(alias: str, *, lower: bool) -> str:
     return key.replace(_NUKTA, "")
 
 
+def _exact_key(alias: str) -> str:
+    """The form an exact alias is indexed under: as written, accents and capitals included.
+
+    "Uber" must not match the German word "Über", which folding would make identical.
+    """
+    return " ".join(unicodedata.normalize("NFC", alias).split())
+
+
 @dataclass(frozen=True)
 class Entity:
     """One entry of the knowledge base.
@@ -323,7 +331,7 @@ class KnowledgeBase:
             *((a, self._ci, True) for a in insensitive),
             *((a, self._cs, False) for a in entity.exact),
         ):
-            key = _alias_key(alias, lower=lower)
+            key = _alias_key(alias, lower=True) if lower else _exact_key(alias)
             if not key:
                 continue
             owner = table.get(key)
@@ -411,8 +419,9 @@ class KnowledgeBase:
         found: list[tuple[int, int, str]] = []
         for pattern in self._ci_res:
             found.extend(self._matches(pattern, lowered, self._ci))
+        written = unicodedata.normalize("NFC", text)
         for pattern in self._cs_res:
-            found.extend(self._matches(pattern, folded, self._cs))
+            found.extend(self._matches(pattern, written, self._cs))
         found.sort(key=lambda s: (s[0], s[0] - s[1]))
         kept: list[tuple[int, int, str]] = []
         for span in found:

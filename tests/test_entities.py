@@ -326,3 +326,9 @@ def test_alias_clash_with_the_shipped_file_is_reported(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nothing\.yaml"):
         KnowledgeBase.load(tmp_path / "nothing.yaml")
+
+
+def test_exact_aliases_keep_their_accents(kb: KnowledgeBase) -> None:
+    german = "Die Zulassungen sind über 30 Prozent gefallen. Über die Hälfte waren Hybride."
+    assert "uber" not in {m.entity_id for m in kb.find(german, unknown=False)}
+    assert "uber" in {m.entity_id for m in kb.find("Uber signs a robotaxi deal", unknown=False)}
