@@ -11,7 +11,8 @@
     ├── ExtractError(url)         the page yields no article text
     ├── EmbedError                the model cannot be loaded or fails to encode
     ├── StorageError              the database cannot be opened, migrated or written; exit 1
-    └── LockedError               another refresh holds the lock; exit 3
+    ├── LockedError               another refresh holds the lock; exit 3
+    └── DeliveryError(transient)  an alert e-mail or webhook could not be delivered
 
 Each stage wraps third-party exceptions at its boundary (``raise FetchError(...) from exc``).
 The orchestrator catches per feed and per article; only ``cli.py`` turns errors into exit codes.
@@ -82,3 +83,15 @@ class StorageError(AggregatorError):
 
 class LockedError(AggregatorError):
     """Another refresh holds the lock on this database."""
+
+
+class DeliveryError(AggregatorError):
+    """An alert could not be delivered; ``transient`` says whether a later run may succeed.
+
+    Kept on the hits it concerns rather than raised to the caller: a mail server that is down
+    must not fail the refresh that found the articles.
+    """
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient

@@ -26,20 +26,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from aggregator.errors import AggregatorError, ConfigError
+from aggregator.errors import ConfigError, DeliveryError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ATTEMPTS = 3
 BACKOFF_SECONDS = 1.0
-
-
-class DeliveryError(AggregatorError):
-    """An alert could not be delivered; ``transient`` says whether a later run may succeed."""
-
-    def __init__(self, message: str, *, transient: bool = True) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from aggregator.embed import Embedder
-from aggregator.errors import AggregatorError
-from aggregator.notify import DeliveryError, SmtpSettings, post_webhook, send_email
+from aggregator.errors import AggregatorError, DeliveryError
+from aggregator.notify import SmtpSettings, post_webhook, send_email
 from aggregator.store import Store, iso
 from aggregator.store import watches as db
 from aggregator.store.read import http_url

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from aggregator.cli import cli
 from aggregator.config import Settings
 from aggregator.entities import KnowledgeBase
-from aggregator.notify import DeliveryError, SmtpSettings, post_webhook
+from aggregator.errors import DeliveryError
+from aggregator.notify import SmtpSettings, post_webhook
 from aggregator.pipeline import Pipeline
 from aggregator.store import Store
 from aggregator.store import watches as db
