@@ -108,3 +108,17 @@ def test_readme_documents_every_command_option_and_setting() -> None:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--") and opt not in ("--help",):
                     assert opt in readme, f"README does not document {opt}"
+
+
+def test_demo_until_serves_the_corpus_as_of_a_moment(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    result = run("--db", db, "demo", "--until", "2024-04-10T12:00")
+    assert result.returncode == 0, result.stderr
+    assert "failed: Carblog: not a feed" in result.stdout
+    exported = run("--db", db, "export")
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert rows, "the demo produced no articles"
+    assert max(r["published"] for r in rows) <= "2024-04-10T12:00:00Z"
+    assert all(isinstance(r["story_id"], int) for r in rows)
+    again = run("--db", db, "demo", "--until", "2024-04-10T12:00")
+    assert "new articles=0" in again.stdout
