@@ -81,9 +81,9 @@ def run_watches(
         try:
             if upto > watch.last_article_id:
                 matches = _matches(store, embedder, watch, upto, threshold, vectors)
-                before = _new_story_count(store, watch)
+                before = db.new_story_count(store.conn, watch)
                 report.hits += db.record_hits(store, watch, matches, upto, moment)
-                report.new_stories += _new_story_count(store, watch) - before
+                report.new_stories += db.new_story_count(store.conn, watch) - before
         except AggregatorError as exc:
             report.failures[watch.name] = str(exc)[:300]
             log.warning("watch=%r status=failed error=%r", watch.name, str(exc)[:300])
@@ -101,13 +101,6 @@ def _smtp_from_env(report: WatchReport) -> SmtpSettings | None:
     except AggregatorError as exc:
         report.failures["smtp"] = str(exc)
         return None
-
-
-def _new_story_count(store: Store, watch: db.Watch) -> int:
-    row = store.conn.execute(
-        "SELECT count(*) FROM watch_hits WHERE watch_id = ? AND new_story = 1", (watch.id,)
-    ).fetchone()
-    return int(row[0])
 
 
 def _matches(

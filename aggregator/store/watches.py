@@ -280,6 +280,14 @@ def hits(conn: sqlite3.Connection, watch: Watch, *, unread_only: bool = False) -
     return [_hit(r) for r in rows]
 
 
+def new_story_count(conn: sqlite3.Connection, watch: Watch) -> int:
+    """How many of the watch's hits were the first it saw of their story."""
+    row = conn.execute(
+        "SELECT count(*) FROM watch_hits WHERE watch_id = ? AND new_story = 1", (watch.id,)
+    ).fetchone()
+    return int(row[0])
+
+
 def mark_read(store: Store, watch: Watch, hit_ids: Sequence[int] | None = None) -> int:
     """Mark some hits (all the watch's when ``hit_ids`` is None) as read."""
     with store.transaction() as conn:
