@@ -6,6 +6,11 @@ mail), ``AGGREGATOR_SMTP_PORT`` (default 25; 465 means TLS from the start), ``AG
 and ``AGGREGATOR_SMTP_PASSWORD`` (log in when set), ``AGGREGATOR_SMTP_FROM`` (the sender; default
 ``aggregator@<host>``). STARTTLS is used whenever the server offers it.
 
+Webhook URLs are refused when they resolve to a loopback, private, link-local or reserved address,
+as feed URLs are, unless ``AGGREGATOR_WEBHOOK_ALLOW_PRIVATE`` is ``1`` (a receiver on this machine
+or the local network). A webhook is chosen by whoever saves the search rather than by a feed, but
+a saved URL must still not turn the aggregator into a way to reach services behind the firewall.
+
 A failed attempt is retried a few times with a growing pause; a failure that cannot fix itself
 (a 4xx answer from a webhook other than 429, a refused recipient) is not retried.
 """
@@ -26,12 +31,16 @@ from typing import Any, TypeVar
 
 import httpx
 
-from aggregator.errors import ConfigError, DeliveryError
+from aggregator.errors import ConfigError, DeliveryError, FetchError, TransientFetchError
+from aggregator.fetch import check_destination
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ATTEMPTS = 3
 BACKOFF_SECONDS = 1.0
+ALLOW_PRIVATE_VARIABLE = "AGGREGATOR_WEBHOOK_ALLOW_PRIVATE"
+_YES = ("1", "true", "yes")
+_NO = ("", "0", "false", "no")
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,19 @@ class SmtpSettings:
             password=env.get("AGGREGATOR_SMTP_PASSWORD") or None,
             sender=env.get("AGGREGATOR_SMTP_FROM") or f"aggregator@{socket.getfqdn()}",
         )
+
+
+def webhooks_may_reach_private(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``AGGREGATOR_WEBHOOK_ALLOW_PRIVATE`` lets webhooks reach non-public addresses."""
+    env = os.environ if environ is None else environ
+    raw = env.get(ALLOW_PRIVATE_VARIABLE, "").strip().lower()
+    if raw in _YES:
+        return True
+    if raw in _NO:
+        return False
+    raise ConfigError(
+        f"environment variable {ALLOW_PRIVATE_VARIABLE}: expected 1 or 0, got {raw!r}"
+    )
 
 
 def with_retries(
@@ -130,14 +152,24 @@ def post_webhook(
     url: str,
     payload: dict[str, Any],
     *,
+    allow_private: bool = False,
     attempts: int = ATTEMPTS,
     backoff: float = BACKOFF_SECONDS,
     timeout: float = 15.0,
 ) -> None:
-    """POST ``payload`` as JSON; 2xx is success, 429/5xx and network trouble are retried."""
+    """POST ``payload`` as JSON; 2xx is success, 429/5xx and network trouble are retried.
+
+    The address is checked by the fetcher's rules before every attempt (redirects are not
+    followed, so the checked host is the one that receives the body).
+    """
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
     def once() -> None:
+        try:
+            check_destination(url, allow_private=allow_private)
+        except FetchError as exc:
+            transient = isinstance(exc, TransientFetchError)
+            raise DeliveryError(f"webhook {url}: {exc}", transient=transient) from exc
         try:
             response = httpx.post(
                 url,

@@ -25,7 +25,7 @@ import numpy as np
 
 from aggregator.embed import Embedder
 from aggregator.errors import AggregatorError, DeliveryError
-from aggregator.notify import SmtpSettings, post_webhook, send_email
+from aggregator.notify import SmtpSettings, post_webhook, send_email, webhooks_may_reach_private
 from aggregator.store import Store, iso
 from aggregator.store import watches as db
 from aggregator.store.read import http_url
@@ -89,9 +89,12 @@ def run_watches(
             log.warning("watch=%r status=failed error=%r", watch.name, str(exc)[:300])
     if deliver:
         settings = smtp if smtp is not None else _smtp_from_env(report)
+        private = _private_webhooks_from_env(report)
         for watch in watches:
             if watch.email or watch.webhook:
-                report.delivered += _deliver(store, watch, settings, moment, report, backoff)
+                report.delivered += _deliver(
+                    store, watch, settings, moment, report, backoff=backoff, allow_private=private
+                )
     return report
 
 
@@ -101,6 +104,14 @@ def _smtp_from_env(report: WatchReport) -> SmtpSettings | None:
     except AggregatorError as exc:
         report.failures["smtp"] = str(exc)
         return None
+
+
+def _private_webhooks_from_env(report: WatchReport) -> bool:
+    try:
+        return webhooks_may_reach_private()
+    except AggregatorError as exc:
+        report.failures["webhook"] = str(exc)
+        return False
 
 
 def _matches(
@@ -177,7 +188,9 @@ def _deliver(
     smtp: SmtpSettings | None,
     now: datetime,
     report: WatchReport,
+    *,
     backoff: float,
+    allow_private: bool,
 ) -> int:
     pending = db.undelivered(store.conn, watch)
     if not pending:
@@ -196,7 +209,7 @@ def _deliver(
                 "mode": watch.mode,
                 "hits": [hit_record(h) for h in pending],
             }
-            post_webhook(watch.webhook, payload, backoff=backoff)
+            post_webhook(watch.webhook, payload, allow_private=allow_private, backoff=backoff)
     except DeliveryError as exc:
         db.record_delivery(store, ids, now, error=str(exc))
         report.failures[f"deliver:{watch.name}"] = str(exc)[:300]

@@ -242,7 +242,10 @@ class Receiver:
         self.httpd.server_close()
 
 
-def test_webhook_retries_then_delivers_once(pipeline: Pipeline) -> None:
+def test_webhook_retries_then_delivers_once(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGGREGATOR_WEBHOOK_ALLOW_PRIVATE", "1")
     receiver = Receiver([503, 200])
     try:
         store = pipeline.store
@@ -264,7 +267,10 @@ def test_webhook_retries_then_delivers_once(pipeline: Pipeline) -> None:
         receiver.stop()
 
 
-def test_webhook_failure_is_kept_for_the_next_run(pipeline: Pipeline) -> None:
+def test_webhook_failure_is_kept_for_the_next_run(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGGREGATOR_WEBHOOK_ALLOW_PRIVATE", "1")
     receiver = Receiver([500, 500, 500])
     try:
         store = pipeline.store
@@ -278,8 +284,34 @@ def test_webhook_failure_is_kept_for_the_next_run(pipeline: Pipeline) -> None:
     finally:
         receiver.stop()
     with pytest.raises(DeliveryError) as info:
-        post_webhook("http://127.0.0.1:9/none", {}, attempts=1)
+        post_webhook("http://127.0.0.1:9/none", {}, allow_private=True, attempts=1)
     assert info.value.transient
+
+
+def test_webhook_to_a_private_address_is_refused_unless_allowed(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AGGREGATOR_WEBHOOK_ALLOW_PRIVATE", raising=False)
+    receiver = Receiver([200])
+    try:
+        store = pipeline.store
+        add(store, "xiaomi", "xiaomi", webhook=receiver.url)
+        pipeline.import_records(BATCH_ONE)
+        refused = run_watches(store, pipeline.embedder, now=T0, backoff=0.01)
+        assert refused.delivered == 0
+        assert "loopback" in refused.failures["deliver:xiaomi"]
+        assert receiver.bodies == []  # refused before any byte was sent, and not retried
+        monkeypatch.setenv("AGGREGATOR_WEBHOOK_ALLOW_PRIVATE", "1")
+        allowed = run_watches(store, pipeline.embedder, now=T0, backoff=0.01)
+        assert allowed.delivered == 3 and len(receiver.bodies) == 1
+    finally:
+        receiver.stop()
+    with pytest.raises(DeliveryError) as info:
+        post_webhook("http://10.1.2.3/hook", {}, attempts=1)
+    assert not info.value.transient and "private" in str(info.value)
+    monkeypatch.setenv("AGGREGATOR_WEBHOOK_ALLOW_PRIVATE", "maybe")
+    misconfigured = run_watches(store, None, now=T0)
+    assert "AGGREGATOR_WEBHOOK_ALLOW_PRIVATE" in misconfigured.failures["webhook"]
 
 
 def free_port() -> int:
