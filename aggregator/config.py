@@ -193,13 +193,22 @@ def parse_feeds(text: str, path: Path) -> FeedList:
         where = f"{path}:{_line(item)}: feed {feed.name!r}"
         if feed.name in names:
             raise ConfigError(f"{where}: duplicate name (first defined at line {names[feed.name]})")
-        url_key = feed.url.rstrip("/").lower()
+        url_key = feed_address_key(feed.url)
         if url_key in urls:
             raise ConfigError(f"{where}: key 'url': duplicate of feed {urls[url_key]!r}")
         names[feed.name] = _line(item)
         urls[url_key] = feed.name
         feeds.append(feed)
     return FeedList(path, tuple(feeds))
+
+
+def feed_address_key(url: str) -> str:
+    """What makes two feed addresses one feed: case and a trailing slash do not count.
+
+    feeds.yaml validation and OPML import share it, so an import never adds a feed that the list
+    would then refuse as a duplicate.
+    """
+    return url.strip().rstrip("/").lower()
 
 
 def _suggest(key: str, known: tuple[str, ...]) -> str:

@@ -36,7 +36,15 @@ import yaml
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from aggregator.config import LANGUAGE_RE, TAG_RE, FeedList, check_url, dump_feeds, parse_feeds
+from aggregator.config import (
+    LANGUAGE_RE,
+    TAG_RE,
+    FeedList,
+    check_url,
+    dump_feeds,
+    feed_address_key,
+    parse_feeds,
+)
 from aggregator.errors import ConfigError
 from aggregator.models import Feed
 
@@ -148,7 +156,7 @@ def plan_import(
     subscriptions: Sequence[Subscription], existing: FeedList, *, skip_invalid: bool = False
 ) -> ImportPlan:
     """Check every subscription against feeds.yaml and each other; nothing is written here."""
-    urls = {_url_key(f.url): f.name for f in existing.feeds}
+    urls = {feed_address_key(f.url): f.name for f in existing.feeds}
     names = {f.name for f in existing.feeds}
     added: list[Feed] = []
     duplicates: list[str] = []
@@ -159,7 +167,7 @@ def plan_import(
         if problem:
             invalid.append(f"{sub.line}: address {sub.url!r} {problem}")
             continue
-        key = _url_key(sub.url)
+        key = feed_address_key(sub.url)
         if key in urls:
             duplicates.append(f"{sub.line}: {sub.url} is already followed as {urls[key]!r}")
             continue
@@ -185,11 +193,6 @@ def plan_import(
         notes=tuple(notes),
         feeds=(*existing.feeds, *added),
     )
-
-
-def _url_key(url: str) -> str:
-    # The same rule feeds.yaml validation uses for duplicate addresses.
-    return url.strip().rstrip("/").lower()
 
 
 def updated_feeds_text(current: str | None, existing: FeedList, added: Sequence[Feed]) -> str:
