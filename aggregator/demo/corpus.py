@@ -21,6 +21,7 @@ from urllib.parse import urljoin
 import yaml
 
 from aggregator.errors import ConfigError
+from aggregator.store import iso
 
 FORMATS = ("rss2", "atom", "rss1", "html")
 METADATA = ("json-ld", "opengraph")
@@ -194,7 +195,7 @@ class DemoCorpus:
                     "event": article.event,
                     "language": article.language,
                     "outlet": article.outlet,
-                    "published": _iso(article.published),
+                    "published": iso(article.published),
                     "title": article.title,
                     "author": article.author,
                     "summary_only": status != "full",
@@ -218,10 +219,6 @@ class DemoCorpus:
             if candidate.event == article.event and candidate.index == article.copy_of:
                 return candidate
         raise ConfigError(f"event {article.event}: copy_of {article.copy_of} not found")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load_outlets(path: Path) -> dict[str, DemoOutlet]:
