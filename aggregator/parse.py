@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -144,7 +143,3 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None) -> Par
         problem=problem,
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
     )
-
-
-def now_utc() -> datetime:
-    return datetime.fromtimestamp(time.time(), tz=UTC)
