@@ -161,23 +161,24 @@ def publish(
 ) -> list[Published]:
     """Write top.atom and one watch-<name>.atom per saved search into ``out``."""
     written: list[Published] = []
+
+    def write_feed(name: str, title: str, details: list[StoryDetail], feed_path: str) -> None:
+        path = out / name
+        document = feed_document(
+            title,
+            _self_url(base_url, path),
+            details,
+            feed_id=f"tag:{authority},{TAG_DATE}:feed/{feed_path}",
+            authority=authority,
+            now=now,
+        )
+        _write(path, document)
+        written.append(Published(path, title, len(details)))
+
     top = [
         d for s in reader.top_stories(limit=limit, now=now) if (d := reader.story(s.id)) is not None
     ]
-    path = out / "top.atom"
-    title = "Top automotive stories"
-    _write(
-        path,
-        feed_document(
-            title,
-            _self_url(base_url, path),
-            top,
-            feed_id=f"tag:{authority},{TAG_DATE}:feed/top",
-            authority=authority,
-            now=now,
-        ),
-    )
-    written.append(Published(path, title, len(top)))
+    write_feed("top.atom", "Top automotive stories", top, "top")
     for watch in db.list_watches(reader.conn):
         story_ids: list[int] = []
         for hit in db.hits(reader.conn, watch):
@@ -191,18 +192,10 @@ def publish(
             if len(details) >= limit:
                 break
         details.sort(key=lambda d: d.story.last_published, reverse=True)
-        path = out / f"watch-{watch.name}.atom"
-        title = f"Saved search: {watch.name} ({watch.query})"
-        _write(
-            path,
-            feed_document(
-                title,
-                _self_url(base_url, path),
-                details,
-                feed_id=f"tag:{authority},{TAG_DATE}:feed/watch/{watch.name}",
-                authority=authority,
-                now=now,
-            ),
+        write_feed(
+            f"watch-{watch.name}.atom",
+            f"Saved search: {watch.name} ({watch.query})",
+            details,
+            f"watch/{watch.name}",
         )
-        written.append(Published(path, title, len(details)))
     return written
