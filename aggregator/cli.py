@@ -28,8 +28,13 @@ from aggregator.errors import AggregatorError, ConfigError, LockedError, Storage
 log = logging.getLogger("aggregator")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3
-DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                "%Y-%m-%d %H:%M:%S"]
+DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+]
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -268,8 +273,12 @@ def stories(
 @click.option("--language", "languages", multiple=True)
 @click.option("--source", "sources", multiple=True)
 @click.option("--tag", "tags", multiple=True)
-@click.option("--since", type=click.DateTime(DATE_FORMATS), default=None, help="Published on or after.")
-@click.option("--until", type=click.DateTime(DATE_FORMATS), default=None, help="Published on or before.")
+@click.option(
+    "--since", type=click.DateTime(DATE_FORMATS), default=None, help="Published on or after."
+)
+@click.option(
+    "--until", type=click.DateTime(DATE_FORMATS), default=None, help="Published on or before."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_obj
 def search(
