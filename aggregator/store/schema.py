@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from aggregator.store.fts import glob_pattern, segmented_sql
+
+_HAS_UNSEGMENTED = glob_pattern()
+
 MIGRATIONS: list[str] = [
     # 1: feeds, articles with full-text index, embeddings, stories, merges, mentions, runs
     """
@@ -150,6 +154,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX watch_hits_unread ON watch_hits(watch_id, read);
     CREATE INDEX watch_hits_story ON watch_hits(story_id);
+    """,
+    # 3: articles with Chinese or Japanese text indexed again, those scripts as character bigrams
+    # (see aggregator.store.fts),
+    # backfilled from the stored articles and kept in step by triggers
+    f"""
+    CREATE VIRTUAL TABLE articles_fts_cjk USING fts5(
+        title, text, tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO articles_fts_cjk(rowid, title, text)
+    SELECT id, {segmented_sql("title")}, {segmented_sql("text")}
+    FROM articles WHERE title GLOB '{_HAS_UNSEGMENTED}' OR text GLOB '{_HAS_UNSEGMENTED}';
+    CREATE TRIGGER articles_fts_cjk_insert AFTER INSERT ON articles
+    WHEN new.title GLOB '{_HAS_UNSEGMENTED}' OR new.text GLOB '{_HAS_UNSEGMENTED}' BEGIN
+        INSERT INTO articles_fts_cjk(rowid, title, text) VALUES (
+            new.id, {segmented_sql("new.title")}, {segmented_sql("new.text")}
+        );
+    END;
+    CREATE TRIGGER articles_fts_cjk_delete AFTER DELETE ON articles BEGIN
+        DELETE FROM articles_fts_cjk WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER articles_fts_cjk_update AFTER UPDATE OF title, text ON articles BEGIN
+        DELETE FROM articles_fts_cjk WHERE rowid = old.id;
+        INSERT INTO articles_fts_cjk(rowid, title, text)
+        SELECT
+            new.id, {segmented_sql("new.title")}, {segmented_sql("new.text")}
+        WHERE new.title GLOB '{_HAS_UNSEGMENTED}' OR new.text GLOB '{_HAS_UNSEGMENTED}';
+    END;
     """,
 ]
 
