@@ -5,16 +5,32 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import newsdb
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from aggregator.config import Settings
+from aggregator.demo import DemoCorpus
+from aggregator.pipeline import Pipeline, article_from_record
 from aggregator.search import RRF_K, fuse, group_by_story, search, to_csv
 from aggregator.store import Store, to_blob
-from aggregator.store.read import ArticleRow, Filters, Reader, fts_query, http_url, story_score
+from aggregator.store.fts import segmented, segmented_sql
+from aggregator.store.read import (
+    ArticleRow,
+    Filters,
+    Reader,
+    fts_query,
+    http_url,
+    keyword_query,
+    story_score,
+)
+from aggregator.store.schema import MIGRATIONS
 from aggregator.store.vectors import VectorIndex
 
 
@@ -34,6 +50,141 @@ def test_fts_query_quotes_every_token_and_keeps_phrases_and_prefixes() -> None:
     assert fts_query('"record annual" tarif* OR x') == '"record annual" "tarif"* "x"'
     assert fts_query('a"b NOT') == '"ab"'
     assert fts_query("   ") == ""
+
+
+# --- Chinese and other unsegmented scripts -----------------------------------------------------
+
+CHINESE = [
+    (
+        "c1",
+        "小米SU7交付量突破1万台",
+        "小米汽车宣布，小米SU7交付量已突破1万台。雷军表示全年目标上调。",
+    ),
+    ("c2", "雷军：小米汽车工厂满负荷运转", "北京亦庄工厂双班倒，供应商加急扩产。"),
+    ("c3", "比亚迪发布新旗舰", "比亚迪在北京车展发布新款旗舰轿车，米其林轮胎为标配。"),
+    ("c4", "Xiaomi raises its SU7 target", "Xiaomi founder Lei Jun raised the delivery goal."),
+]
+
+
+def insert(store: Store, rows: list[tuple[str, str, str]]) -> list[int]:
+    records = [
+        {"id": key, "title": title, "text": text, "url": f"https://cn.example/{key}",
+         "published": "2024-04-15T08:00:00Z", "source": "汽车日报"}
+        for key, title, text in rows
+    ]  # fmt: skip
+    with store.transaction() as conn:
+        return store.insert_articles(
+            conn,
+            [(article_from_record(r, n, "t", newsdb.NOW), []) for n, r in enumerate(records)],
+            fetched=newsdb.NOW,
+        )
+
+
+def external_ids(reader: Reader, query: str) -> set[str]:
+    return {h.external_id or "" for h in reader.search_keyword(query)}
+
+
+@pytest.fixture
+def chinese(tmp_path: Path) -> Path:
+    db = newsdb.empty(tmp_path / "zh.db")
+    with Store(db) as store:
+        insert(store, CHINESE)
+    return db
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="小米汽车ア𠀀 a1。é", max_size=700))
+def test_segmenting_in_sql_equals_segmenting_in_python(text: str) -> None:
+    conn = sqlite3.connect(":memory:")
+    (found,) = conn.execute(f"SELECT {segmented_sql(':x')}", {"x": text}).fetchone()
+    assert found == segmented(text)
+
+
+def test_segmenting_sets_bigrams_apart_and_keeps_other_text() -> None:
+    assert segmented("小米SU7交付量突破1万台") == " 小米 SU7 交付 付量 量突 突破 1 万台 "
+    assert segmented("Lei Jun (雷) said") == "Lei Jun ( 雷 ) said"
+    assert segmented("no change") == "no change"
+
+
+def test_query_splits_scripts_and_keeps_latin_untouched() -> None:
+    latin = keyword_query('"record annual" tarif*')
+    assert latin.expression == fts_query('"record annual" tarif*')
+    assert latin.table == "articles_fts"
+    assert keyword_query("小米汽车").expression == '"小米 米汽 汽车"'
+    assert keyword_query("小米汽车").table == "articles_fts_cjk"
+    assert keyword_query("米").expression == '"米"*'
+    assert keyword_query("小米SU7 Beijing").expression == '"小米" "SU7" "Beijing"'
+    assert keyword_query("“小米”，") == keyword_query("小米")  # punctuation is not a word
+
+
+def test_chinese_words_are_found_inside_unsegmented_text(chinese: Path) -> None:
+    with Reader(chinese) as reader:
+        assert external_ids(reader, "小米") == {"c1", "c2"}
+        assert external_ids(reader, "雷军") == {"c1", "c2"}
+        assert external_ids(reader, "比亚迪") == {"c3"}
+        assert external_ids(reader, "小米汽车") == {"c1", "c2"}
+        assert external_ids(reader, "汽车小米") == set()  # the characters must be in order
+        assert external_ids(reader, "亦") == {"c2"}  # a lone character: bigrams starting with it
+        assert external_ids(reader, "小米 SU7") == {"c1"}  # both scripts must match
+        assert external_ids(reader, "Xiaomi") == {"c4"}
+        # the title weighs more: the article with 雷军 in its title ranks first
+        assert reader.search_keyword("雷军")[0].external_id == "c2"
+        assert reader.search_keyword_ids("小米", limit=5) == [
+            h.id for h in reader.search_keyword("小米", limit=5)
+        ]
+
+
+def test_chinese_search_through_the_import_pipeline(news: Path) -> None:
+    with Reader(news) as reader:
+        assert titles(search(reader, "小米", mode="keyword")) == [newsdb.XIAOMI[2][3]]
+        assert titles(search(reader, "北京工厂", mode="keyword")) == [newsdb.XIAOMI[2][3]]
+        assert search(reader, "小米", mode="keyword", filters=Filters(languages=("en",))) == []
+
+
+def test_bigram_index_follows_inserts_updates_and_deletes(chinese: Path) -> None:
+    with Store(chinese) as store:
+        (added,) = insert(store, [("c5", "蔚来换电站突破2000座", "蔚来宣布换电站数量突破2000座。")])
+        with Reader(chinese) as reader:
+            assert external_ids(reader, "换电") == {"c5"}
+        with store.transaction() as conn:
+            conn.execute("UPDATE articles SET title = ?, text = ? WHERE id = ?",
+                         ("理想汽车降价", "理想汽车宣布全系降价。", added))  # fmt: skip
+            conn.execute("DELETE FROM articles WHERE external_id = 'c1'")
+            conn.execute("UPDATE articles SET title = 'No Chinese left' WHERE external_id = 'c3'")
+            conn.execute("UPDATE articles SET text = 'plain' WHERE external_id = 'c3'")
+        with Reader(chinese) as reader:
+            assert external_ids(reader, "换电") == set()
+            assert external_ids(reader, "理想") == {"c5"}
+            assert external_ids(reader, "小米") == {"c2"}
+            assert external_ids(reader, "比亚迪") == set()
+        conn = store.conn
+        conn.execute("INSERT INTO articles_fts_cjk(articles_fts_cjk) VALUES ('integrity-check')")
+        indexed = conn.execute("SELECT rowid, title, text FROM articles_fts_cjk ORDER BY rowid")
+        stored = conn.execute(
+            "SELECT id, title, text FROM articles WHERE external_id IN ('c2', 'c5') ORDER BY id"
+        )
+        assert [tuple(row) for row in indexed] == [
+            (i, segmented(title), segmented(text)) for i, title, text in stored.fetchall()
+        ]
+
+
+def test_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for script in MIGRATIONS[:2]:
+        conn.executescript(script)
+    conn.execute(
+        "INSERT INTO articles (url, url_key, content_hash, source, title, text, published, "
+        "fetched) VALUES ('u', 'u', 'h', 's', '雷军谈小米', '小米汽车', '2024-04-15T08:00:00Z', "
+        "'2024-04-15T08:00:00Z')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    Store(db).close()
+    with Reader(db) as reader:
+        assert [h.title for h in reader.search_keyword("小米")] == ["雷军谈小米"]
+        assert [h.title for h in reader.search_keyword("汽车")] == ["雷军谈小米"]
 
 
 def test_keyword_phrase_prefix_and_accents(news: Path) -> None:
@@ -220,3 +371,29 @@ def test_hybrid_search_combines_both_lists(news: Path) -> None:
     assert keyword[0].id in {h.id for h in hybrid[:2]}
     with Reader(news) as reader, pytest.raises(ValueError, match="unknown search mode"):
         search(reader, "x", mode="fuzzy")
+
+
+def test_english_query_finds_the_event_in_hindi_and_chinese_with_e5(tmp_path: Path) -> None:
+    corpus = DemoCorpus.load(newsdb.REPO / "data" / "demo")
+    records = [
+        {"id": f"{a.event[:3]}:{n}", "title": a.title, "text": a.text, "language": a.language,
+         "url": f"https://demo{a.url_path}", "published": a.published.isoformat(),
+         "source": a.outlet}
+        for n, a in enumerate(corpus.articles)
+        if a.event.startswith(("e01", "e03"))
+    ]  # fmt: skip
+    languages = {(r["id"][:3], r["language"]) for r in records}
+    assert {("e01", "hi"), ("e01", "zh"), ("e03", "hi"), ("e03", "zh")} <= languages
+    with Pipeline.build(Settings(db=tmp_path / "e5.db", model="e5")) as pipeline:
+        pipeline.import_records(records)
+    query = "Renault chief meets Xiaomi founder"
+    with Reader(tmp_path / "e5.db") as reader:
+        for language in ("hi", "zh"):
+            hits = search(reader, query, mode="semantic", model="e5", limit=3,
+                          filters=Filters(languages=(language,)))  # fmt: skip
+            assert hits and {h.language for h in hits} == {language}
+            assert (hits[0].external_id or "").startswith("e01"), (language, hits[0].title)
+        # the keyword index cannot cross languages: the Hindi and Chinese articles spell
+        # neither name in Latin letters, so only semantic search finds them
+        keyword_hits = search(reader, query, mode="keyword", model="e5", limit=50)
+        assert not [h for h in keyword_hits if h.language in ("hi", "zh")]
