@@ -1,7 +1,9 @@
 """Keyword (FTS5), semantic (embeddings) and hybrid search.
 
 Keyword search is SQLite FTS5 with BM25, the title weighted 3:1 over the body; "quoted phrases"
-and prefix* queries are supported (see :func:`aggregator.store.read.fts_query`).
+and prefix* queries are supported (see :func:`aggregator.store.read.fts_query`). Chinese and
+Japanese, written without spaces, are searched as character bigrams, so 小米 is found inside
+小米SU7交付量突破1万台 (see :mod:`aggregator.store.fts`).
 
 Semantic search embeds the query with the same model as the stored article bodies and ranks by
 cosine (vectors are normalised, so an inner product). The reader keeps the matrix in memory and
