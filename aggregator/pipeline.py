@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import random
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings
+from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings, Merge
 from aggregator.config import Settings, bundled
 from aggregator.embed import Embedder, LazyEmbedder
 from aggregator.entities import KnowledgeBase
@@ -487,35 +488,46 @@ class Pipeline:
         )
 
     def cluster_pending(self, report: RunReport) -> None:
-        """Assign every unclustered article to a story, in publication order, then consolidate."""
+        """Assign every unclustered article to a story, in publication order, then consolidate.
+
+        Assignments, merges and the summaries of the stories they touch commit in one
+        transaction, so a run killed at any point never leaves a story whose counts or label
+        disagree with its articles. Stories found stale anyway (a database written by an older
+        version) are relabelled on the way.
+        """
         model = self.embedder.name
         pending = self.store.unclustered(model)
-        if not pending:
+        stale = set(self.store.stale_stories())
+        if not pending and not stale:
             return
-        clusterer = Clusterer(self.cluster_settings())
-        since = clusterer.window_start(pending[0].published)
-        members = self.store.window_members(since, model)
-        clusterer.load((m.story_id, _cluster_doc(m)) for m in members if m.story_id is not None)
-        touched: set[int] = set()
+        touched: set[int] = set(stale)
         created: set[int] = set()
         pairs: list[tuple[int, int]] = []
-        for number, doc in enumerate(pending, start=1):
-            assignment = clusterer.add(_cluster_doc(doc))
-            pairs.append((doc.article_id, assignment.story_id))
-            touched.add(assignment.story_id)
-            if assignment.created:
-                created.add(assignment.story_id)
-            if number % 500 == 0:
-                self.progress("clustered", number)
-        merges = clusterer.consolidate()
+        merges: list[Merge] = []
+        if pending:
+            clusterer = Clusterer(self.cluster_settings())
+            since = clusterer.window_start(pending[0].published)
+            members = self.store.window_members(since, model)
+            clusterer.load(
+                (m.story_id, _cluster_doc(m)) for m in members if m.story_id is not None
+            )
+            for number, doc in enumerate(pending, start=1):
+                assignment = clusterer.add(_cluster_doc(doc))
+                pairs.append((doc.article_id, assignment.story_id))
+                touched.add(assignment.story_id)
+                if assignment.created:
+                    created.add(assignment.story_id)
+                if number % 500 == 0:
+                    self.progress("clustered", number)
+            merges = clusterer.consolidate()
         now = self.now()
+        absorbed = {m.absorbed for m in merges}
+        touched = (touched | {m.into for m in merges}) - absorbed
         with self.store.transaction() as conn:
             self.store.assign(conn, pairs, now)
             for merge in merges:
                 self.store.merge(conn, merge.absorbed, merge.into, now)
-        absorbed = {m.absorbed for m in merges}
-        touched = (touched | {m.into for m in merges}) - absorbed
-        self.label_stories(touched)
+            self._label(conn, touched, now)
         report.new_stories += len(created - absorbed)
         report.updated_stories += len(touched - created)
         report.merged_stories += len(merges)
@@ -523,14 +535,19 @@ class Pipeline:
 
     def label_stories(self, story_ids: Iterable[int]) -> None:
         """Recompute the summary row (label, counts, languages, timeline) of each story."""
-        ids = sorted(set(story_ids))
-        now = self.now()
+        with self.store.transaction() as conn:
+            self._label(conn, set(story_ids), self.now())
+
+    def _label(self, conn: sqlite3.Connection, story_ids: set[int], now: datetime) -> None:
+        """Write the summary rows of ``story_ids`` inside the caller's transaction."""
+        ids = sorted(story_ids)
         for start in range(0, len(ids), 200):
             members = self.store.story_members(ids[start : start + 200], self.embedder.name)
-            with self.store.transaction() as conn:
-                for story_id, docs in members.items():
-                    if docs:
-                        self.store.save_story(conn, self._story_record(story_id, docs, now))
+            for story_id, docs in members.items():
+                if docs:
+                    self.store.save_story(conn, self._story_record(story_id, docs, now))
+                else:
+                    self.store.drop_story(conn, story_id)
 
     def _story_record(self, story_id: int, docs: list[StoredDoc], now: datetime) -> dict[str, Any]:
         cluster_docs = [_cluster_doc(d) for d in docs]

@@ -435,6 +435,21 @@ class Store:
             names.update({str(r[0]): str(r[1]) for r in rows})
         return names
 
+    def stale_stories(self) -> list[int]:
+        """Stories whose summary row is missing or counts other than their articles."""
+        rows = self.conn.execute(
+            "SELECT a.story_id FROM articles a LEFT JOIN stories s ON s.id = a.story_id "
+            "WHERE a.story_id IS NOT NULL GROUP BY a.story_id "
+            "HAVING count(*) != coalesce(max(s.n_articles), -1) "
+            "UNION SELECT s.id FROM stories s "
+            "WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id)"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def drop_story(self, conn: sqlite3.Connection, story_id: int) -> None:
+        """Remove the summary of a story that no longer has articles."""
+        conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))
+
     def story_tags(self, story_id: int) -> list[str]:
         rows = self.conn.execute(
             "SELECT DISTINCT value FROM articles a, json_each(a.tags) WHERE a.story_id = ?",
