@@ -4,6 +4,12 @@
     python bench/cluster_quality.py --demo          # also the demo corpus (per-language precision)
     python bench/cluster_quality.py --model e5 --demo
     python bench/cluster_quality.py --scale         # time to add 1,000 articles to 10k / 100k
+    python bench/cluster_quality.py --export-jsonl DIR   # the sets as `aggregator eval` input
+
+The exported files let the same sets run through the product path:
+    aggregator eval DIR/ecb.jsonl --shuffle 0 --shuffle 1 --shuffle 2 --no-dates
+    aggregator eval DIR/uci.jsonl
+    aggregator eval DIR/demo.jsonl
 
 Embeddings are cached in data/cache/ keyed by model and text hash, so reruns only cluster.
 """
@@ -148,6 +154,57 @@ def load_demo(model: str) -> list[Item]:
     return sorted(items, key=lambda it: (it.doc.published or datetime.min, it.doc.article_id))
 
 
+def export_jsonl(directory: Path) -> None:
+    """Write ECB+, UCI and the demo gold as ``aggregator eval`` records (gold label ``event``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ecb = []
+    for line in ECB.read_text().splitlines():
+        raw = json.loads(line)
+        lines = [ln for ln in raw["text"].splitlines() if ln.strip()]
+        title = next((ln for ln in lines if "http" not in ln and len(ln) > 20), lines[0])
+        ecb.append(
+            {
+                "event": raw["subtopic"],
+                "title": title,
+                "text": raw["text"],
+                "source": raw["doc"],
+                "language": "en",
+            }
+        )
+    uci = []
+    for line in UCI.read_text().splitlines():
+        raw = json.loads(line)
+        published = datetime.fromtimestamp(raw["timestamp_ms"] / 1000, tz=UTC)
+        uci.append(
+            {
+                "event": raw["story"],
+                "title": raw["title"],
+                "text": raw["title"],
+                "published": published.isoformat(),
+                "source": raw["publisher"],
+                "language": "en",
+            }
+        )
+    demo = []
+    for line in DEMO.read_text().splitlines():
+        raw = json.loads(line)
+        record = {
+            "event": raw["event"],
+            "title": raw["title"],
+            "text": raw.get("body") or raw.get("summary") or raw.get("text") or raw["title"],
+            "source": raw.get("outlet", ""),
+            "language": raw.get("language"),
+        }
+        if raw.get("published"):
+            record["published"] = raw["published"]
+        demo.append(record)
+    for name, records in (("ecb", ecb), ("uci", uci), ("demo", demo)):
+        with (directory / f"{name}.jsonl").open("w") as out:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"wrote {directory / f'{name}.jsonl'}: {len(records)} records")
+
+
 def run_clusterer(items: Sequence[Item], settings: ClusterSettings) -> dict[str, str]:
     clusterer = Clusterer(settings)
     for item in items:
@@ -277,7 +334,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--demo", action="store_true", help="also score data/demo/gold.jsonl")
     parser.add_argument("--only", choices=["ecb", "uci", "demo"], help="one data set only")
     parser.add_argument("--scale", action="store_true", help="time the window-bound cost")
+    parser.add_argument("--export-jsonl", type=Path, metavar="DIR", help="write eval inputs")
     args = parser.parse_args(argv)
+    if args.export_jsonl:
+        export_jsonl(args.export_jsonl)
+        return
     if args.scale:
         scale([10_000, 100_000])
         return
