@@ -182,6 +182,10 @@ MIGRATIONS: list[str] = [
         WHERE new.title GLOB '{_HAS_UNSEGMENTED}' OR new.text GLOB '{_HAS_UNSEGMENTED}';
     END;
     """,
+    # 4: language filters (dashboard, search, stories) read an index, not the whole table
+    """
+    CREATE INDEX articles_language ON articles(language, published);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from aggregator.errors import ConfigError, StorageError
 from aggregator.store import Store, from_blob, iso, parse_iso
-from aggregator.store.read import Filters, _article_filters, fts_query
+from aggregator.store.read import Filters, _article_filters, keyword_query
 
 MAX_DELIVERY_ATTEMPTS = 5
 
@@ -162,16 +162,17 @@ def keyword_matches(
     conn: sqlite3.Connection, watch: Watch, after: int, upto: int
 ) -> dict[int, float]:
     """Articles with ``after < id <= upto`` that match the watch's words, with BM25 scores."""
-    expression = fts_query(watch.query)
-    if not expression:
+    parsed = keyword_query(watch.query)
+    if not parsed:
         return {}
+    table = parsed.table
     clauses, params = _article_filters(watch.filters)
     try:
         rows = conn.execute(
-            "SELECT a.id, bm25(articles_fts, 3.0, 1.0) AS score FROM articles_fts "
-            "JOIN articles a ON a.id = articles_fts.rowid "
-            f"WHERE articles_fts MATCH ? AND a.id > ? AND a.id <= ? {clauses}",
-            (expression, after, upto, *params),
+            f"SELECT a.id, bm25({table}, 3.0, 1.0) AS score FROM {table} "
+            f"JOIN articles a ON a.id = {table}.rowid "
+            f"WHERE {table} MATCH ? AND a.id > ? AND a.id <= ? {clauses}",
+            (parsed.expression, after, upto, *params),
         ).fetchall()
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"saved search {watch.name!r} failed: {exc}") from exc
