@@ -15,10 +15,11 @@ import random
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from aggregator.embed import Embedder, LazyEmbedder
 from aggregator.entities import KnowledgeBase
 from aggregator.errors import (
     AggregatorError,
+    ConfigError,
     ExtractError,
     FetchError,
     LockedError,
@@ -651,3 +653,35 @@ def _parse_when(value: Any, number: int) -> datetime | None:
     except (ValueError, OverflowError, OSError) as exc:
         raise AggregatorError(f"line {number}: 'published' is not a date: {value!r}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSONL file, one a line; a bad line is an error naming file and line."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}: not valid JSON: {exc}") from exc
+            if not isinstance(record, dict):
+                raise ConfigError(f"{path}:{number}: expected a JSON object")
+            yield record
+
+
+def validated_records(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSONL file, checked before anything is written, so that a bad line
+    leaves the database as it was."""
+    records = list(read_jsonl(path))
+    now = datetime.now(UTC)
+    for number, record in enumerate(records, start=1):
+        try:
+            article_from_record(record, number, "import", now)
+        except AggregatorError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    return records

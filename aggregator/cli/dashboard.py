@@ -1,0 +1,50 @@
+"""The ``dashboard`` command: the Streamlit app started on the configured database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from aggregator.cli.context import Context
+from aggregator.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@click.command()
+@click.option("--port", default=8501, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.pass_obj
+def dashboard(obj: Context, port: int, host: str) -> None:
+    """Start the Streamlit dashboard on the configured database."""
+    app = REPO_ROOT / "dashboard" / "streamlit_app.py"
+    if not app.exists():
+        raise ConfigError(f"dashboard not found at {app}")
+    env = {
+        **os.environ,
+        "AGGREGATOR_DB": str(obj.settings.db.resolve()),
+        "AGGREGATOR_MODEL": obj.settings.model,
+    }
+    click.echo(f"dashboard on http://{host}:{port}  (database {obj.settings.db})")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+    sys.exit(subprocess.call(command, env=env))
