@@ -1,0 +1,292 @@
+"""Per-feed work: fetch, parse and extract one feed in a worker thread, then store what it
+produced together with the feed's new state, or record its failure and back off.
+
+Pipeline takes these methods from FeedWork; they stay methods because they share the pipeline's
+settings, store, knowledge base and clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aggregator.config import Settings
+from aggregator.entities import KnowledgeBase
+from aggregator.errors import (
+    ExtractError,
+    FetchError,
+    ParseError,
+    PermanentFetchError,
+    TransientFetchError,
+)
+from aggregator.extract import extract
+from aggregator.fetch import FEED_ACCEPT, PAGE_ACCEPT, Fetcher, FetchPolicy
+from aggregator.language import detect_language
+from aggregator.models import Article, Entry, Feed, Mention, Validators
+from aggregator.parse import parse_feed
+from aggregator.pipeline.report import RunReport
+from aggregator.store import Store, iso
+from aggregator.text import one_line, plain_text
+
+# the logger name of the orchestrator, which these lines always carried
+log = logging.getLogger("aggregator.pipeline")
+
+
+@dataclass
+class FeedOutcome:
+    """What one feed produced in a worker thread, before it is stored."""
+
+    feed: Feed
+    status: str  # "new", "unchanged", "failed", "skipped"
+    articles: list[tuple[Article, list[Mention]]] = field(default_factory=list)
+    http_status: int | None = None
+    validators: Validators | None = None
+    body_hash: str | None = None
+    problem: str | None = None
+    ttl_minutes: int | None = None
+    error: FetchError | ParseError | None = None
+    pages_fetched: int = 0
+    cache_seconds: float | None = None
+
+
+class FeedWork:
+    """The per-feed stages of a refresh, mixed into Pipeline."""
+
+    settings: Settings
+    store: Store
+    kb: KnowledgeBase
+    now: Callable[[], datetime]
+
+    def _process_feed(
+        self,
+        fetcher: Fetcher,
+        feed: Feed,
+        validators: Validators,
+        last_hash: str | None,
+        deadline: float,
+    ) -> FeedOutcome:
+        """Fetch, parse and extract one feed in a worker thread; no database writes here."""
+        settings = self.settings
+        if deadline - time.monotonic() <= 0:
+            # The run's time is up before this feed's turn: leave it due for the next run rather
+            # than count a failure it never had a fair chance to avoid.
+            return FeedOutcome(feed, "skipped")
+        remaining = max(1.0, min(settings.feed_deadline, deadline - time.monotonic()))
+        policy = FetchPolicy(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            deadline=remaining,
+            max_bytes=settings.max_feed_bytes,
+            max_redirects=settings.max_redirects,
+            allow_private=feed.allow_private,
+        )
+        try:
+            result = fetcher.get(feed.url, policy, validators=validators, accept=FEED_ACCEPT)
+            cache = _cache_seconds(result.headers.get("cache-control"))
+            if result.not_modified:
+                return FeedOutcome(
+                    feed,
+                    "unchanged",
+                    http_status=304,
+                    validators=validators,
+                    body_hash=last_hash,
+                    cache_seconds=cache,
+                )
+            digest = hashlib.sha256(result.body).hexdigest()
+            new_validators = result.validators
+            if digest == last_hash:
+                return FeedOutcome(
+                    feed,
+                    "unchanged",
+                    http_status=result.status,
+                    validators=new_validators,
+                    body_hash=digest,
+                    cache_seconds=cache,
+                )
+            parsed = parse_feed(
+                result.body, result.final_url, content_type=result.headers.get("content-type")
+            )
+        except (FetchError, ParseError) as exc:
+            return FeedOutcome(feed, "failed", http_status=getattr(exc, "status", None), error=exc)
+        outcome = FeedOutcome(
+            feed,
+            "new",
+            http_status=result.status,
+            validators=new_validators,
+            body_hash=digest,
+            problem=parsed.problem,
+            ttl_minutes=parsed.ttl_minutes,
+            cache_seconds=cache,
+        )
+        entries = self._new_entries(feed, parsed.entries)
+        page_policy = FetchPolicy(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            deadline=min(settings.feed_deadline, max(1.0, deadline - time.monotonic())),
+            max_bytes=settings.max_page_bytes,
+            max_redirects=settings.max_redirects,
+            allow_private=feed.allow_private,
+        )
+        with ThreadPoolExecutor(
+            max_workers=settings.page_workers, thread_name_prefix="page"
+        ) as pages:
+            built = list(pages.map(lambda e: self._article(fetcher, feed, e, page_policy), entries))
+        for article, fetched in built:
+            outcome.pages_fetched += int(fetched)
+            outcome.articles.append((article, self._mentions(article)))
+        return outcome
+
+    def _new_entries(self, feed: Feed, entries: Sequence[Entry]) -> list[Entry]:
+        """Entries whose URL or GUID is not stored yet, without duplicates inside the feed."""
+        urls = [e.url for e in entries if e.url]
+        known_urls = self.store.known_urls(urls)
+        known_guids = self.store.known_guids(feed.name, [e.guid for e in entries if e.guid])
+        fresh: list[Entry] = []
+        seen: set[str] = set()
+        for entry in entries:
+            key = entry.url or entry.guid or entry.title
+            if key in seen or (entry.url and entry.url in known_urls):
+                continue
+            if entry.guid and entry.guid in known_guids:
+                continue
+            seen.add(key)
+            fresh.append(entry)
+        return fresh
+
+    def _article(
+        self, fetcher: Fetcher, feed: Feed, entry: Entry, policy: FetchPolicy
+    ) -> tuple[Article, bool]:
+        """Build the article for an entry: full text from its page, or the summary alone."""
+        url = entry.url or _fallback_url(feed, entry)
+        text, method, summary_only = entry.summary, "feed-summary", True
+        title, author, published = entry.title, entry.author, entry.published
+        image = language = None
+        fetched = False
+        if entry.url:
+            try:
+                page = fetcher.get(entry.url, policy, accept=PAGE_ACCEPT)
+                fetched = True
+                found = extract(page.body, page.final_url, charset=page.charset)
+                if found.is_article and len(found.text) >= max(200, len(entry.summary) // 2):
+                    text, method, summary_only = found.text, found.method, False
+                # the page's title went through one unescaping pass; a double-escaped <script>
+                # in it would be a live tag now, so it is cleaned once more
+                title = title or plain_text(found.title)
+                author = author or found.author
+                published = published or found.published
+                image = found.image
+                language = found.language if not summary_only else None
+            except (FetchError, ExtractError) as exc:
+                log.info("page=%s kept=summary reason=%s", entry.url, one_line(str(exc))[:200])
+        now = self.now()
+        if published is None or published > now + timedelta(hours=1):
+            published = now
+        body = text or title
+        return (
+            Article(
+                url=url,
+                source=feed.name,
+                title=title or one_line(body)[:120],
+                text=body,
+                summary=entry.summary,
+                guid=entry.guid,
+                author=author,
+                published=published,
+                language=language or detect_language(f"{title}\n{body}") or feed.language,
+                image=image,
+                summary_only=summary_only,
+                extract_method=method,
+                tags=feed.tags,
+            ),
+            fetched,
+        )
+
+    def _mentions(self, article: Article) -> list[Mention]:
+        return self.kb.find(f"{article.title}\n{article.text}")
+
+    def _store_outcome(self, outcome: FeedOutcome, report: RunReport) -> None:
+        """Commit one feed's articles together with its new state, or record its failure."""
+        now = self.now()
+        name = outcome.feed.name
+        report.pages_fetched += outcome.pages_fetched
+        if outcome.status == "failed" and outcome.error is not None:
+            self._record_failure(outcome, now)
+            report.feeds_failed += 1
+            report.failures[name] = one_line(str(outcome.error))[:300]
+            log.warning("feed=%r status=failed error=%r", name, str(outcome.error)[:300])
+            return
+        if outcome.status == "skipped":
+            report.feeds_skipped += 1
+            log.warning("feed=%r status=skipped reason='run deadline passed'", name)
+            return
+        state: dict[str, Any] = {
+            "last_fetch": iso(now),
+            "last_success": iso(now),
+            "last_status": outcome.http_status,
+            "last_error": None,
+            "consecutive_failures": 0,
+            "next_due": iso(now + timedelta(seconds=self._interval(outcome))),
+        }
+        if outcome.validators is not None:
+            state["etag"] = outcome.validators.etag
+            state["last_modified"] = outcome.validators.last_modified
+        if outcome.body_hash:
+            state["body_hash"] = outcome.body_hash
+        if outcome.status == "new":
+            state["problem"] = outcome.problem
+            state["ttl_minutes"] = outcome.ttl_minutes
+        with self.store.transaction() as conn:
+            inserted = self.store.insert_articles(conn, outcome.articles, fetched=now)
+            self.store.record_feed(conn, name, **state)
+        report.new_articles += len(inserted)
+        if outcome.status == "unchanged":
+            report.feeds_unchanged += 1
+        report.feeds_ok += 1
+        log.info("feed=%r status=%s new=%d", name, outcome.status, len(inserted))
+
+    def _interval(self, outcome: FeedOutcome) -> float:
+        """Seconds until the feed is due again: what the server asked for, at most a day."""
+        asked = [s for s in (outcome.cache_seconds, (outcome.ttl_minutes or 0) * 60 or None) if s]
+        return min(max(asked), 86_400.0) if asked else 0.0
+
+    def _record_failure(self, outcome: FeedOutcome, now: datetime) -> None:
+        error = outcome.error
+        state = self.store.feed_state(outcome.feed.name)
+        failures = state.consecutive_failures + 1
+        delay = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (failures - 1))
+        delay *= random.uniform(0.8, 1.2)
+        if isinstance(error, TransientFetchError) and error.retry_after:
+            delay = max(delay, min(error.retry_after, self.settings.backoff_max))
+        permanent = isinstance(error, PermanentFetchError | ParseError)
+        paused = permanent and failures >= self.settings.pause_after
+        self.store.update_feed(
+            outcome.feed.name,
+            last_fetch=iso(now),
+            last_status=outcome.http_status,
+            last_error=f"{'permanent' if permanent else 'transient'}: {one_line(str(error))}"[:500],
+            consecutive_failures=failures,
+            next_due=iso(now + timedelta(seconds=delay)),
+            paused=int(paused),
+        )
+
+
+def _fallback_url(feed: Feed, entry: Entry) -> str:
+    digest = hashlib.sha256(f"{entry.guid}|{entry.title}".encode()).hexdigest()[:16]
+    return f"{feed.url}#item-{digest}"
+
+
+def _cache_seconds(header: str | None) -> float | None:
+    if not header:
+        return None
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "max-age" and value.strip().isdigit():
+            return float(value.strip())
+    return None
