@@ -202,6 +202,8 @@ def main() -> None:
         began = time.perf_counter()
         build(args.db, args.articles)
         print(f"built {args.db} in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    else:
+        Store(args.db).close()  # a database built by an older version is migrated first
     queries = (QUERIES * (1 + args.queries // len(QUERIES)))[: args.queries]
     none = Filters()
     one_language = Filters(languages=("de",))

@@ -397,3 +397,17 @@ def test_english_query_finds_the_event_in_hindi_and_chinese_with_e5(tmp_path: Pa
         # neither name in Latin letters, so only semantic search finds them
         keyword_hits = search(reader, query, mode="keyword", model="e5", limit=50)
         assert not [h for h in keyword_hits if h.language in ("hi", "zh")]
+
+
+def test_reader_on_an_older_schema_says_how_to_upgrade(tmp_path: Path) -> None:
+    import sqlite3
+
+    from aggregator.errors import StorageError
+    from aggregator.store.read import Reader
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE articles (id INTEGER PRIMARY KEY)")
+        conn.execute("PRAGMA user_version = 1")
+    with pytest.raises(StorageError, match="aggregator refresh"):
+        Reader(path)

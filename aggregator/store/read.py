@@ -31,6 +31,7 @@ from aggregator.store.records import (
     article_filters,
     http_url,
 )
+from aggregator.store.schema import SCHEMA_VERSION
 from aggregator.store.stories import HALF_LIFE_HOURS, SCORE_SQL, StoryQueries, story_score
 from aggregator.store.vectors import CachedIndex, VectorIndex
 
@@ -50,6 +51,17 @@ class Reader(StoryQueries, ArticleQueries):
             raise StorageError(f"{path} is not a readable aggregator database: {exc}") from exc
         if version == 0:
             raise StorageError(f"{path} is not an aggregator database (no schema)")
+        if version < SCHEMA_VERSION:
+            raise StorageError(
+                f"{path} has schema version {version}; this aggregator reads version "
+                f"{SCHEMA_VERSION}: run `aggregator refresh` (or `aggregator import`) once to "
+                "upgrade it"
+            )
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{path} has schema version {version}, newer than this aggregator "
+                f"({SCHEMA_VERSION}); upgrade the aggregator"
+            )
         self._indexes: dict[str, CachedIndex] = {}
         self._story_indexes: dict[str, tuple[str, VectorIndex]] = {}
 
