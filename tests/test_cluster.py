@@ -176,3 +176,27 @@ def test_names_and_figures_count_more_than_ordinary_words() -> None:
     counts = term_counts("Shares of Renault rose 12 percent", "en")
     assert counts["renault"] == 2 and counts["12"] == 2
     assert counts["shares"] == 1 and counts["rose"] == 1
+
+
+def test_sparse_entity_profiles_weigh_less_in_a_merge() -> None:
+    """Headlines naming one entity each say little by disagreeing; articles naming several do."""
+    settings = ClusterSettings(join_threshold=1.01, merge_threshold=0.7)  # every add starts a story
+    first = "Apple shares climb after iPhone sales beat forecasts"
+    second = "iPhone sales beat forecasts and Apple shares climb"
+
+    def merged(left: frozenset[str], right: frozenset[str]) -> list[Merge]:
+        c = Clusterer(settings)
+        c.add(doc(1, first, entities=left))
+        c.add(doc(2, second, hours=1, entities=right))
+        return c.consolidate()
+
+    sparse = merged(frozenset({"apple"}), frozenset({"name:wall-street"}))
+    assert [(m.absorbed, m.into) for m in sparse] == [(2, 1)]
+    rich = merged(frozenset({"apple", "name:iphone"}), frozenset({"name:wall-street", "nasdaq"}))
+    assert rich == []
+    strict = Clusterer(
+        ClusterSettings(join_threshold=1.01, merge_threshold=0.7, merge_entity_evidence=0.0)
+    )
+    strict.add(doc(1, first, entities=frozenset({"apple"})))
+    strict.add(doc(2, second, hours=1, entities=frozenset({"name:wall-street"})))
+    assert strict.consolidate() == []

@@ -59,7 +59,9 @@ class ClusterSettings:
     only their entities (and time) can be compared: linking a Hindi story to an English one.
     ``dense_floor`` is the cosine the embedding model gives unrelated texts (about 0 for MiniLM,
     about 0.78 for multilingual-e5-small); dense similarities are rescaled from it to 1 so that one
-    threshold serves both models.
+    threshold serves both models. ``merge_entity_evidence`` is the number of entity mentions per
+    article from which the entity view counts fully in a merge; stories whose articles name fewer
+    (headlines) let it count less, since their entity profiles are mostly chance.
     """
 
     join_threshold: float = 0.35
@@ -74,6 +76,7 @@ class ClusterSettings:
     weight_dense: float = 1.0
     weight_entities: float = 1.0
     candidates: int = 30
+    merge_entity_evidence: float = 2.0
 
     @classmethod
     def for_embedder(cls, name: str, *, multilingual: bool, **overrides: float) -> ClusterSettings:
@@ -273,6 +276,18 @@ class Clusterer:
             weight += s.weight_entities
         return total / weight * self._time_factor(features.time, story.oldest, story.newest)
 
+    def _entity_evidence(self, a: _Story, b: _Story) -> float:
+        """How far the entity view may speak in a merge: by the entities per article of the
+        sparser story, full from ``merge_entity_evidence`` on.
+
+        Two headline stories whose members name one entity each (or none) have entity profiles
+        that are mostly noise; a weighted Jaccard over them pulls a good merge below the bar.
+        """
+        full = self.settings.merge_entity_evidence
+        if full <= 0:
+            return 1.0
+        return min(1.0, _per_member(a) / full, _per_member(b) / full)
+
     def _entity_overlap(self, entities: frozenset[str], story: _Story) -> float:
         """Share of the article's entity weight that the story mentions too (IDF-weighted)."""
         own = sum(self._entity_idf(e) for e in entities)
@@ -303,8 +318,9 @@ class Clusterer:
             total += s.weight_dense * 0.5 * (self._dense(body) + self._dense(title))
             weight += s.weight_dense
         if a.entities and b.entities:
-            total += s.weight_entities * self._entity_agreement(a, b)
-            weight += s.weight_entities
+            evidence = self._entity_evidence(a, b)
+            total += s.weight_entities * evidence * self._entity_agreement(a, b)
+            weight += s.weight_entities * evidence
         if weight == 0.0:
             return 0.0
         if a.newest is not None and b.newest is not None:
@@ -484,6 +500,11 @@ class Clusterer:
 
 def _cosine(a: Vector, b: Vector) -> float:
     return float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-9)
+
+
+def _per_member(story: _Story) -> float:
+    """Entity mentions per article of ``story``."""
+    return sum(story.entities.values()) / max(story.size, 1)
 
 
 def _keeps(first: _Story, second: _Story) -> bool:
