@@ -8,7 +8,8 @@ Story ranking (``top_stories``) is documented in the README:
 
 where age is measured from the story's newest article to *now* (the newest article in the database
 when that is older than the clock, so an archive still ranks sensibly), and growth is the share of
-the story's articles published in the 24 hours before its newest one.
+the story's articles, beyond the first, published in the 24 hours before its newest one (a lone
+article is not growth, so a fresh single report does not outrank a story many outlets covered).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ HALF_LIFE_HOURS = 24.0
 SCORE_SQL = f"""
     (ln(1 + s.n_articles) + ln(1 + s.n_sources) + 0.5 * (s.n_languages - 1))
     * pow(2, -max(0.0, (julianday(?) - julianday(s.last_published)) * 24) / {HALF_LIFE_HOURS})
-    * (1 + coalesce((SELECT sum(json_extract(t.value, '$[1]')) FROM json_each(s.timeline) t
-        WHERE json_extract(t.value, '$[0]') >= date(s.last_published, '-1 day')), 0)
+    * (1 + max(coalesce((SELECT sum(json_extract(t.value, '$[1]')) FROM json_each(s.timeline) t
+        WHERE json_extract(t.value, '$[0]') >= date(s.last_published, '-1 day')), 0) - 1, 0)
         * 1.0 / max(s.n_articles, 1))
 """
 
@@ -49,7 +50,7 @@ def story_score(story: StoryRow, now: datetime) -> float:
     age_hours = max(0.0, (now - story.last_published).total_seconds() / 3600)
     recent_start = (story.last_published - timedelta(hours=24)).strftime("%Y-%m-%d")
     recent = sum(n for day, n in story.timeline if day >= recent_start)
-    growth = recent / story.n_articles if story.n_articles else 0.0
+    growth = max(recent - 1, 0) / story.n_articles if story.n_articles else 0.0
     size = (
         math.log1p(story.n_articles) + math.log1p(story.n_sources) + 0.5 * (story.n_languages - 1)
     )
