@@ -1,4 +1,4 @@
-"""Page HTML to article text and metadata. trafilatura and readability stay inside this package.
+"""Page HTML to article text and metadata. trafilatura stays inside this package.
 
 ``extract`` decodes the bytes (the declared charset is only a hint), parses them once, reads the
 metadata the page declares about itself, removes chrome whose markup gives it away (consent

@@ -174,14 +174,15 @@ class Store:
 
     def sync_feeds(self, feeds: Sequence[Feed]) -> None:
         """Make the feeds table list the configured feeds, keeping their state."""
-        with self.transaction() as conn:
-            for feed in feeds:
-                conn.execute(
-                    "INSERT INTO feeds (name, url, language, tags) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET url = excluded.url, "
-                    "language = excluded.language, tags = excluded.tags",
-                    (feed.name, feed.url, feed.language, json.dumps(list(feed.tags))),
-                )
+        records = [
+            {"name": f.name, "url": f.url, "language": f.language, "tags": json.dumps(list(f.tags))}
+            for f in feeds
+        ]
+        try:
+            # sqlite-utils' upsert touches only these columns, so fetch state survives
+            self.db.table("feeds").upsert_all(records, pk="name")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot record the feed list in {self.path}: {exc}") from exc
 
     def feed_state(self, name: str) -> FeedState:
         row = self.conn.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
