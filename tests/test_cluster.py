@@ -170,6 +170,7 @@ def test_tokens_drop_stopwords_and_split_chinese_into_bigrams() -> None:
         "ipo",
     ]
     assert tokens("小米汽车交付", "zh") == ["小米", "米汽", "汽车", "车交", "交付"]
+    assert tokens("टाटा की नई इलेक्ट्रिक कार", "hi") == ["टाटा", "नई", "इलेक्ट्", "कार"]
 
 
 def test_names_and_figures_count_more_than_ordinary_words() -> None:
@@ -180,7 +181,9 @@ def test_names_and_figures_count_more_than_ordinary_words() -> None:
 
 def test_sparse_entity_profiles_weigh_less_in_a_merge() -> None:
     """Headlines naming one entity each say little by disagreeing; articles naming several do."""
-    settings = ClusterSettings(join_threshold=1.01, merge_threshold=0.7)  # every add starts a story
+    settings = ClusterSettings(  # every add starts a story; the word view always counts fully
+        join_threshold=1.01, merge_threshold=0.7, sparse_evidence=0.0
+    )
     first = "Apple shares climb after iPhone sales beat forecasts"
     second = "iPhone sales beat forecasts and Apple shares climb"
 
@@ -195,8 +198,30 @@ def test_sparse_entity_profiles_weigh_less_in_a_merge() -> None:
     rich = merged(frozenset({"apple", "name:iphone"}), frozenset({"name:wall-street", "nasdaq"}))
     assert rich == []
     strict = Clusterer(
-        ClusterSettings(join_threshold=1.01, merge_threshold=0.7, merge_entity_evidence=0.0)
+        ClusterSettings(
+            join_threshold=1.01, merge_threshold=0.7, merge_entity_evidence=0.0, sparse_evidence=0.0
+        )
     )
     strict.add(doc(1, first, entities=frozenset({"apple"})))
     strict.add(doc(2, second, hours=1, entities=frozenset({"name:wall-street"})))
     assert strict.consolidate() == []
+
+
+def test_word_overlap_of_headlines_weighs_less_than_of_articles() -> None:
+    """Two headlines that share no word may still tell one event; two articles that share none
+    do not. The same agreeing vectors join the headlines but not the articles."""
+    same = vector("volkswagen recall brakes")
+    first = "Volkswagen recalls Golf over faulty brakes"
+    second = "Wolfsburg carmaker calls back hatchbacks after stopping problem"
+    words_a = " ".join(f"alpha{i}" for i in range(30))
+    words_b = " ".join(f"omega{i}" for i in range(30))
+
+    def joined(settings: ClusterSettings, text_a: str = "", text_b: str = "") -> bool:
+        c = Clusterer(settings)
+        c.add(doc(1, first, text_a, body_vector=same))
+        return not c.add(doc(2, second, text_b, hours=1, body_vector=same)).created
+
+    weighed = ClusterSettings(join_threshold=0.5)
+    assert joined(weighed)
+    assert not joined(weighed, words_a, words_b)
+    assert not joined(ClusterSettings(join_threshold=0.5, sparse_evidence=0.0))

@@ -59,7 +59,10 @@ STOPWORDS: Mapping[str, frozenset[str]] = {
 _ALL_STOPWORDS = frozenset().union(*STOPWORDS.values())
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+#: A word character, or a Devanagari vowel sign or virama: Python counts those as marks, not
+#: letters, and without them Hindi words fall apart into two-letter shards shared by chance.
+_LETTER = r"(?:[^\W_]|[\u0900-\u0903\u093a-\u094f\u0955-\u0957\u0962\u0963])"
+_WORD = re.compile(rf"[^\W_]{_LETTER}*(?:[-'’]{_LETTER}+)*", re.UNICODE)
 #: Words are cut to this many characters: a cheap, language-neutral stemmer that joins inflections
 #: (Renault/Renault's, elettrica/elettriche, Fahrzeug/Fahrzeuge) without a per-language dictionary.
 STEM_LENGTH = 7
