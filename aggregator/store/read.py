@@ -116,8 +116,8 @@ class Reader(StoryQueries, ArticleQueries):
 
     def feeds(self) -> list[dict[str, Any]]:
         reference = self.reference_now()
-        week = (reference - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        month = (reference - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        week = iso(reference - timedelta(days=7))
+        month = iso(reference - timedelta(days=30))
         rows = self._rows(
             "SELECT f.*, "
             " (SELECT count(*) FROM articles a WHERE a.source = f.name) AS articles,"

@@ -230,10 +230,10 @@ def article_filters(filters: Filters) -> tuple[str, list[Any]]:
     params: list[Any] = []
     if filters.since:
         clauses.append("a.published >= ?")
-        params.append(filters.since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        params.append(iso(filters.since))
     if filters.until:
         clauses.append("a.published <= ?")
-        params.append(filters.until.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        params.append(iso(filters.until))
     if filters.languages:
         clauses.append(f"a.language IN ({', '.join('?' * len(filters.languages))})")
         params.extend(filters.languages)
