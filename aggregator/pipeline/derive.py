@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -126,11 +126,6 @@ class DerivedData:
         report.updated_stories += len(touched - created)
         report.merged_stories += len(merges)
         self.progress("clustered", len(pending))
-
-    def label_stories(self, story_ids: Iterable[int]) -> None:
-        """Recompute the summary row (label, counts, languages, timeline) of each story."""
-        with self.store.transaction() as conn:
-            self._label(conn, set(story_ids), self.now())
 
     def _label(self, conn: sqlite3.Connection, story_ids: set[int], now: datetime) -> None:
         """Write the summary rows of ``story_ids`` inside the caller's transaction."""
