@@ -1,7 +1,7 @@
 """Keyword (FTS5), semantic (embeddings) and hybrid search.
 
 Keyword search is SQLite FTS5 with BM25, the title weighted 3:1 over the body; "quoted phrases"
-and prefix* queries are supported (see :func:`aggregator.store.read.fts_query`). Chinese and
+and prefix* queries are supported (see :func:`aggregator.store.fts.fts_query`). Chinese and
 Japanese, written without spaces, are searched as character bigrams, so 小米 is found inside
 小米SU7交付量突破1万台 (see :mod:`aggregator.store.fts`).
 
@@ -89,16 +89,25 @@ def semantic(
     return semantic_by_vector(reader, vector, limit=limit, filters=filters, model=model)
 
 
-def fuse(rankings: Sequence[Sequence[ArticleRow]], *, limit: int) -> list[ArticleRow]:
-    """Reciprocal rank fusion of several rankings (see the module docstring)."""
+def _rrf(rankings: Sequence[Sequence[int]], *, limit: int) -> list[tuple[int, float]]:
+    """The top ``limit`` (article id, fused score) pairs, best first, ties by id (see the module
+    docstring); the one place the fusion formula lives, for rows and for bare ids alike."""
     fused: dict[int, float] = {}
+    for ranking in rankings:
+        for position, article_id in enumerate(ranking, start=1):
+            fused[article_id] = fused.get(article_id, 0.0) + 1.0 / (RRF_K + position)
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
+    return [(i, fused[i]) for i in order]
+
+
+def fuse(rankings: Sequence[Sequence[ArticleRow]], *, limit: int) -> list[ArticleRow]:
+    """Reciprocal rank fusion of several rankings of rows already read."""
     rows: dict[int, ArticleRow] = {}
     for ranking in rankings:
-        for position, row in enumerate(ranking, start=1):
-            fused[row.id] = fused.get(row.id, 0.0) + 1.0 / (RRF_K + position)
+        for row in ranking:
             rows.setdefault(row.id, row)
-    order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
-    return [replace(rows[i], rank=fused[i]) for i in order]
+    top = _rrf([[row.id for row in ranking] for ranking in rankings], limit=limit)
+    return [replace(rows[i], rank=score) for i, score in top]
 
 
 def hybrid(
@@ -128,13 +137,9 @@ def hybrid_by_vector(
 
 def fuse_ids(reader: Reader, rankings: Sequence[Sequence[int]], *, limit: int) -> list[ArticleRow]:
     """Reciprocal rank fusion of rankings of article ids; rows read for the top ``limit``."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for position, article_id in enumerate(ranking, start=1):
-            fused[article_id] = fused.get(article_id, 0.0) + 1.0 / (RRF_K + position)
-    order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
-    rows = {r.id: r for r in reader.articles_by_id(order)}
-    return [replace(rows[i], rank=fused[i]) for i in order if i in rows]
+    top = _rrf(rankings, limit=limit)
+    rows = {r.id: r for r in reader.articles_by_id([i for i, _ in top])}
+    return [replace(rows[i], rank=score) for i, score in top if i in rows]
 
 
 def search(
