@@ -15,7 +15,8 @@
     └── DeliveryError(transient)  an alert e-mail or webhook could not be delivered
 
 Each stage wraps third-party exceptions at its boundary (``raise FetchError(...) from exc``).
-The orchestrator catches per feed and per article; only ``cli.py`` turns errors into exit codes.
+The orchestrator catches per feed and per article; only the command line (:mod:`aggregator.cli`)
+turns errors into exit codes.
 """
 
 from __future__ import annotations
