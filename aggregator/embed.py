@@ -33,8 +33,24 @@ Kind = Literal["passage", "query"]
 Vectors = npt.NDArray[np.float32]
 
 DEFAULT_MODEL = "minilm"
-MULTILINGUAL_MODEL = "e5"
 BATCH_SIZE = 32
+
+MINILM_NAME = "all-MiniLM-L6-v2"
+E5_NAME = "multilingual-e5-small-q4"
+ONNX_NAME = "all-MiniLM-L6-v2-onnx-int8"
+_ALIASES = {
+    "": MINILM_NAME,
+    "minilm": MINILM_NAME,
+    "all-MiniLM-L6-v2": MINILM_NAME,
+    "sentence-transformers/all-MiniLM-L6-v2": MINILM_NAME,
+    "e5": E5_NAME,
+    "multilingual": E5_NAME,
+    "multilingual-e5-small": E5_NAME,
+    "minilm-onnx": ONNX_NAME,
+    "onnx": ONNX_NAME,
+}
+"""The specs of the built-in models and the name stored beside their vectors; any other spec is
+a sentence-transformers model name or path, stored under the spec itself."""
 
 
 class Embedder(Protocol):
@@ -130,7 +146,7 @@ class E5Embedder:
 
     @property
     def name(self) -> str:
-        return "multilingual-e5-small-q4"
+        return E5_NAME
 
     @property
     def dim(self) -> int:
@@ -163,11 +179,12 @@ def bundled_minilm_path() -> Path:
 def load_embedder(spec: str = DEFAULT_MODEL) -> Embedder:
     """The embedder named by ``spec``; loaded once per process, because loading costs seconds."""
     key = spec.strip()
-    if key in ("", "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        return SentenceTransformerEmbedder("all-MiniLM-L6-v2", str(bundled_minilm_path()))
-    if key in ("e5", "multilingual", "multilingual-e5-small"):
+    builtin = _ALIASES.get(key)
+    if builtin == MINILM_NAME:
+        return SentenceTransformerEmbedder(MINILM_NAME, str(bundled_minilm_path()))
+    if builtin == E5_NAME:
         return E5Embedder()
-    if key in ("minilm-onnx", "onnx"):
+    if builtin == ONNX_NAME:
         from aggregator.embed_onnx import OnnxMiniLMEmbedder
 
         return OnnxMiniLMEmbedder()
@@ -178,13 +195,7 @@ def load_embedder(spec: str = DEFAULT_MODEL) -> Embedder:
 def model_name(spec: str) -> str:
     """The name stored beside each vector for ``spec``, known without loading the model."""
     key = spec.strip()
-    if key in ("", "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        return "all-MiniLM-L6-v2"
-    if key in ("e5", "multilingual", "multilingual-e5-small"):
-        return "multilingual-e5-small-q4"
-    if key in ("minilm-onnx", "onnx"):
-        return "all-MiniLM-L6-v2-onnx-int8"
-    return key
+    return _ALIASES.get(key, key)
 
 
 class LazyEmbedder:
@@ -209,7 +220,7 @@ class LazyEmbedder:
 
     @property
     def multilingual(self) -> bool:
-        if self._name == "multilingual-e5-small-q4":
+        if self._name == E5_NAME:
             return True
         if self._name.startswith("all-MiniLM"):
             return False

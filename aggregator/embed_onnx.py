@@ -26,12 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.embed import BATCH_SIZE, Kind, Vectors, _normalised, bundled_minilm_path
+from aggregator.embed import (
+    BATCH_SIZE,
+    ONNX_NAME,
+    Kind,
+    Vectors,
+    _normalised,
+    bundled_minilm_path,
+)
 from aggregator.errors import EmbedError
 
 log = logging.getLogger(__name__)
 
-NAME = "all-MiniLM-L6-v2-onnx-int8"
+NAME = ONNX_NAME
 MAX_TOKENS = 256
 DIM = 384
 OPSET = 17
