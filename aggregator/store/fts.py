@@ -40,11 +40,6 @@ _TOKEN = re.compile(r'"[^"]+"|\S+')
 _CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in UNSEGMENTED)
 
 
-def is_unsegmented(char: str) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in UNSEGMENTED)
-
-
 def glob_pattern() -> str:
     """A GLOB that matches text containing at least one unsegmented character."""
     return f"*[{_CLASS}]*"
