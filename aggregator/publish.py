@@ -150,6 +150,37 @@ def _self_url(base_url: str | None, path: Path) -> str:
     return path.resolve().as_uri()
 
 
+TOP_TITLE = "Top automotive stories"
+
+
+def top_details(
+    reader: Reader, *, limit: int = 30, now: datetime | None = None
+) -> list[StoryDetail]:
+    """The top stories now, each with its articles, as the top feed lists them."""
+    return [
+        d for s in reader.top_stories(limit=limit, now=now) if (d := reader.story(s.id)) is not None
+    ]
+
+
+def top_document(
+    reader: Reader,
+    *,
+    limit: int = 30,
+    base_url: str | None = None,
+    authority: str = DEFAULT_AUTHORITY,
+    now: datetime | None = None,
+) -> bytes:
+    """top.atom as bytes, for serving it without writing a file (the dashboard offers it)."""
+    return feed_document(
+        TOP_TITLE,
+        _self_url(base_url, Path("top.atom")),
+        top_details(reader, limit=limit, now=now),
+        feed_id=f"tag:{authority},{TAG_DATE}:feed/top",
+        authority=authority,
+        now=now,
+    )
+
+
 def publish(
     reader: Reader,
     out: Path,
@@ -175,10 +206,7 @@ def publish(
         _write(path, document)
         written.append(Published(path, title, len(details)))
 
-    top = [
-        d for s in reader.top_stories(limit=limit, now=now) if (d := reader.story(s.id)) is not None
-    ]
-    write_feed("top.atom", "Top automotive stories", top, "top")
+    write_feed("top.atom", TOP_TITLE, top_details(reader, limit=limit, now=now), "top")
     for watch in db.list_watches(reader.conn):
         story_ids: list[int] = []
         for hit in db.hits(reader.conn, watch):

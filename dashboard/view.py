@@ -109,6 +109,14 @@ def guarded(db: Database, call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def top_atom(path: str, stamp: int) -> bytes:
+    """The top stories as an Atom feed, built from the database as `aggregator publish` does."""
+    from aggregator.publish import top_document
+
+    return top_document(_reader(path, stamp))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def counts(path: str, stamp: int) -> dict[str, int]:
     return _reader(path, stamp).counts()
 

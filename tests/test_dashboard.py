@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import feedparser
 import newsdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from aggregator.publish import top_document
 from aggregator.store.read import Reader
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
@@ -299,3 +301,17 @@ def test_running_refresh_is_announced(news: Path, use_db, tmp_path: Path) -> Non
         store.start_run(datetime.now(UTC))
     use_db(copy)
     assert "A refresh is running right now" in texts(run())
+
+
+def test_top_stories_offers_the_atom_feed_of_top_stories(news: Path, use_db) -> None:
+    use_db(news)
+    app = run()
+    assert not app.exception
+    buttons = [b.proto for b in app.get("download_button")]
+    assert [b.label for b in buttons] == ["Top stories as Atom"]
+    with Reader(news) as reader:
+        document = top_document(reader)
+        ranking = reader.top_stories(limit=30)
+    parsed = feedparser.parse(document)
+    assert not parsed.bozo
+    assert [e.title for e in parsed.entries] == [s.headline for s in ranking]

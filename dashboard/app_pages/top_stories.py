@@ -22,6 +22,21 @@ st.caption(
     + (f" · last refresh {last['finished'] or last['started']}" if last else "")
 )
 
+subscribe, howto = st.columns([1, 3])
+subscribe.download_button(
+    "Top stories as Atom",
+    data=view.guarded(db, view.top_atom),
+    file_name="top.atom",
+    mime="application/atom+xml",
+    icon=":material/rss_feed:",
+    help="The top stories as an Atom 1.0 feed; each story keeps its id, so a feed reader shows "
+    "a story that grows as updated, not new.",
+)
+howto.caption(
+    "For a feed reader that polls, run `aggregator publish --out DIR` after each refresh (cron) "
+    "and serve DIR: it writes top.atom and one feed per saved search."
+)
+
 filters = view.filter_widgets(db, key="top")
 total = view.guarded(db, view.story_page, 1, 0, filters).total
 if total == 0:
