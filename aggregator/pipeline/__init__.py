@@ -143,9 +143,10 @@ class Pipeline(FeedWork, DerivedData):
         report.embedded += self.embed_pending()
         self.cluster_pending(report)
         report.watch_hits = run_watches(self.store, self.embedder, now=self.now()).hits
-        report.finished = iso(self.now())
+        finished = self.now()
+        report.finished = iso(finished)
         status = "ok" if report.feeds_failed == 0 else "partial"
-        self.store.finish_run(run_id, self.now(), status, report.as_dict())
+        self.store.finish_run(run_id, finished, status, report.as_dict())
         return report
 
     # import ---------------------------------------------------------------------------------

@@ -64,6 +64,18 @@ class FeedWork:
     kb: KnowledgeBase
     now: Callable[[], datetime]
 
+    def _policy(self, feed: Feed, deadline: float, max_bytes: int) -> FetchPolicy:
+        """Limits for one request of ``feed``: the settings, within what is left of the run."""
+        settings = self.settings
+        return FetchPolicy(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            deadline=max(1.0, min(settings.feed_deadline, deadline - time.monotonic())),
+            max_bytes=max_bytes,
+            max_redirects=settings.max_redirects,
+            allow_private=feed.allow_private,
+        )
+
     def _process_feed(
         self,
         fetcher: Fetcher,
@@ -78,15 +90,7 @@ class FeedWork:
             # The run's time is up before this feed's turn: leave it due for the next run rather
             # than count a failure it never had a fair chance to avoid.
             return FeedOutcome(feed, "skipped")
-        remaining = max(1.0, min(settings.feed_deadline, deadline - time.monotonic()))
-        policy = FetchPolicy(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            deadline=remaining,
-            max_bytes=settings.max_feed_bytes,
-            max_redirects=settings.max_redirects,
-            allow_private=feed.allow_private,
-        )
+        policy = self._policy(feed, deadline, settings.max_feed_bytes)
         try:
             result = fetcher.get(feed.url, policy, validators=validators, accept=FEED_ACCEPT)
             cache = _cache_seconds(result.headers.get("cache-control"))
@@ -126,14 +130,7 @@ class FeedWork:
             cache_seconds=cache,
         )
         entries = self._new_entries(feed, parsed.entries)
-        page_policy = FetchPolicy(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            deadline=min(settings.feed_deadline, max(1.0, deadline - time.monotonic())),
-            max_bytes=settings.max_page_bytes,
-            max_redirects=settings.max_redirects,
-            allow_private=feed.allow_private,
-        )
+        page_policy = self._policy(feed, deadline, settings.max_page_bytes)
         with ThreadPoolExecutor(
             max_workers=settings.page_workers, thread_name_prefix="page"
         ) as pages:
