@@ -12,6 +12,12 @@ from typing import Any
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 overflows when a test fetches a dozen feeds at
+    # once on a loaded machine; a dropped SYN then surfaces as a connect timeout.
+    request_queue_size = 128
+
+
 @dataclass
 class Route:
     body: bytes = b""
@@ -74,7 +80,7 @@ class LocalServer:
                 if status != 304:
                     self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -35,6 +35,12 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 drops connections when a refresh opens a dozen
+    # feeds and pages at once; a dropped SYN only shows up later as a connect timeout.
+    request_queue_size = 128
+
+
 class DemoServer:
     """Serves feeds and pages of a :class:`DemoCorpus`; use as a context manager."""
 
@@ -65,7 +71,7 @@ class DemoServer:
         if self._httpd is not None:
             return self
         handler = type("DemoHandler", (_Handler,), {"demo": self})
-        self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
+        self._httpd = _Server((self._host, self._port), handler)
         self._httpd.daemon_threads = True
         self._render_all()
         self._thread = threading.Thread(
