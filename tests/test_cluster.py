@@ -162,6 +162,54 @@ def test_entities_link_stories_across_languages_in_consolidation() -> None:
     assert c.stories() == {1: [1, 2], 3: [3]}
 
 
+def test_names_seen_only_once_do_not_block_a_link_across_languages() -> None:
+    # German capitalises every noun, so its article carries many one-off "names", and each
+    # English article quotes its own analyst; as the rarest entities these one-offs would outweigh
+    # the shared ones and keep the German article away from its English coverage.
+    shared = frozenset({"bmw", "name:neue-klasse", "name:debrecen"})
+    c = Clusterer()
+    c.add(
+        doc(
+            1,
+            "BMW starts Neue Klasse production in Debrecen",
+            entities=shared | {"name:nigel-booth", "name:san-luis-potosi"},
+        )
+    )
+    c.add(
+        doc(
+            2,
+            "First Neue Klasse cars roll off the Debrecen line",
+            hours=1,
+            entities=shared | {"name:helen-carver", "name:vision-neue-klasse"},
+        )
+    )
+    german_nouns = {
+        "kosten-der-batterie",
+        "produktion-ende",
+        "stammwerk-munchen",
+        "limousine-der-neuen-klasse",
+        "vorserienfahrzeuge-der-neuen-klasse",
+        "basis-der-neuen-klasse",
+        "produktion-von-verbrennern",
+        "werk-debrecen",
+        "halle-der-montage",
+        "chef-der-produktion",
+    }
+    c.add(
+        doc(
+            3,
+            "Neue Klasse: In Debrecen laufen die ersten Vorserienfahrzeuge vom Band",
+            language="de",
+            hours=2,
+            entities=shared | {f"name:{noun}" for noun in german_nouns},
+        )
+    )
+    c.add(doc(4, *AMPERE, hours=3, entities=frozenset({"renault", "ampere"})))
+    merges = c.consolidate()
+    assert [(m.absorbed, m.into) for m in merges] == [(3, 1)]
+    assert c.stories() == {1: [1, 2, 3], 4: [4]}
+
+
 def test_tokens_drop_stopwords_and_split_chinese_into_bigrams() -> None:
     assert tokens("The Renault board said it would cancel the IPO", "en") == [
         "renault",
