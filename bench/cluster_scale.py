@@ -65,15 +65,25 @@ class Topics:
         vector = centre / np.linalg.norm(centre) + 0.6 * self.np.standard_normal(DIM) / DIM**0.5
         vector = (vector / np.linalg.norm(vector)).astype(np.float32)
         article = Article(
-            url=f"https://bench.example/{number}", source=f"outlet-{number % 40}",
-            title=" ".join(vocabulary[:6]) + f" {number}", text=text, published=when,
+            url=f"https://bench.example/{number}",
+            source=f"outlet-{number % 40}",
+            title=" ".join(vocabulary[:6]) + f" {number}",
+            text=text,
+            published=when,
             language="en",
         )
         return article, vector
 
 
-def add_articles(store: Store, topics: Topics, first: int, count: int, start: datetime,
-                 per_day: int, cluster: bool) -> None:
+def add_articles(
+    store: Store,
+    topics: Topics,
+    first: int,
+    count: int,
+    start: datetime,
+    per_day: int,
+    cluster: bool,
+) -> None:
     """Insert ``count`` articles from ``start`` at ``per_day``, with vectors; existing ones also
     get stories (five articles of a topic each), as earlier refreshes would have left them."""
     step = timedelta(days=1) / per_day
@@ -87,27 +97,42 @@ def add_articles(store: Store, topics: Topics, first: int, count: int, start: da
             rows = []
             for article_id, (_, vector) in zip(ids, batch, strict=True):
                 blob = to_blob(vector)
-                rows += [(article_id, "title", f"t{article_id}", blob),
-                         (article_id, "body", f"b{article_id}", blob)]
+                rows += [
+                    (article_id, "title", f"t{article_id}", blob),
+                    (article_id, "body", f"b{article_id}", blob),
+                ]
             conn.executemany(
                 "INSERT INTO embeddings (article_id, model, field, text_hash, vector) "
-                "VALUES (?, ?, ?, ?, ?)", [(a, MODEL, f, h, b) for a, f, h, b in rows])
+                "VALUES (?, ?, ?, ?, ?)",
+                [(a, MODEL, f, h, b) for a, f, h, b in rows],
+            )
             if cluster:
                 stories: dict[int, list[tuple[int, datetime]]] = {}
                 for article_id, (article, _) in zip(ids, batch, strict=True):
                     story = ids[0] + ((article_id - ids[0]) // 5) * 5
                     stories.setdefault(story, []).append((article_id, article.published or start))
-                store.assign(conn, [(a, s) for s, members in stories.items() for a, _ in members],
-                             start)
+                store.assign(
+                    conn, [(a, s) for s, members in stories.items() for a, _ in members], start
+                )
                 for story, members in stories.items():
                     times = [t for _, t in members]
-                    store.save_story(conn, {
-                        "id": story, "created": iso(start), "updated": iso(start),
-                        "first_published": iso(min(times)), "last_published": iso(max(times)),
-                        "n_articles": len(members), "n_sources": len(members), "n_languages": 1,
-                        "languages": json.dumps(["en"]), "headline": f"story {story}",
-                        "lead_article_id": members[0][0], "model": MODEL,
-                    })
+                    store.save_story(
+                        conn,
+                        {
+                            "id": story,
+                            "created": iso(start),
+                            "updated": iso(start),
+                            "first_published": iso(min(times)),
+                            "last_published": iso(max(times)),
+                            "n_articles": len(members),
+                            "n_sources": len(members),
+                            "n_languages": 1,
+                            "languages": json.dumps(["en"]),
+                            "headline": f"story {story}",
+                            "lead_article_id": members[0][0],
+                            "model": MODEL,
+                        },
+                    )
 
 
 def build(path: Path, size: int, per_day: int) -> datetime:
@@ -151,18 +176,26 @@ def main() -> int:
     times = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            seconds, window = measure(Path(tmp) / f"{size}.db", size, args.new, args.per_day,
-                                      cache)
+            seconds, window = measure(Path(tmp) / f"{size}.db", size, args.new, args.per_day, cache)
             times[size] = seconds
-            print(f"{args.new:,} new into {size:,} stored ({window:,} in the story window): "
-                  f"{seconds:.2f} s")
+            print(
+                f"{args.new:,} new into {size:,} stored ({window:,} in the story window): "
+                f"{seconds:.2f} s"
+            )
     ratio = times[sizes[-1]] / times[sizes[0]]
     print(f"ratio {sizes[-1]:,} / {sizes[0]:,}: {ratio:.2f} (target <= 1.2)")
-    print("BENCH " + json.dumps({"bench": "cluster_scale",
-                                 "metric": f"cluster 1k new at {sizes[-1] // 1000}k ÷ at "
-                                           f"{sizes[0] // 1000}k stored",
-                                 "value": round(ratio, 3), "target": "<= 1.2",
-                                 "ok": ratio <= 1.2}))
+    print(
+        "BENCH "
+        + json.dumps(
+            {
+                "bench": "cluster_scale",
+                "metric": f"cluster 1k new at {sizes[-1] // 1000}k ÷ at {sizes[0] // 1000}k stored",
+                "value": round(ratio, 3),
+                "target": "<= 1.2",
+                "ok": ratio <= 1.2,
+            }
+        )
+    )
     return 0
 
 

@@ -63,24 +63,36 @@ def main(argv: list[str] | None = None) -> int:
 
     feeds = len(corpus.outlets) if hasattr(corpus, "outlets") else len(server.feeds())
     by_language = Counter(g["language"] for g in gold.values()).most_common()
-    print(f"demo corpus: {feeds} feeds · {len(gold)} articles in gold · "
-          f"{len({g['event'] for g in gold.values()})} events · "
-          f"{len({g['language'] for g in gold.values()})} languages "
-          f"({', '.join(f'{k} {v}' for k, v in by_language)})")
-    print(f"refresh ({settings.model}): {report.new_articles} articles stored, "
-          f"{report.new_stories} stories, {report.feeds_failed} feeds failed, {elapsed:.1f} s "
-          f"({report.new_articles / elapsed:.1f} articles/s)")
-    print(f"clustering on {len(matched)} gold articles: B-cubed P {result.bcubed_precision:.4f} "
-          f"R {result.bcubed_recall:.4f} F1 {result.bcubed_f1:.4f} · AMI {result.ami:.4f} "
-          f"ARI {result.ari:.4f} · stories {result.n_pred} for {result.n_gold} events")
-    print("  per language (P / R): " + ", ".join(
-        f"{lang} {result.group_precision[lang]:.3f}/{result.group_recall.get(lang, 0):.3f}"
-        for lang in sorted(result.group_precision)))
+    print(
+        f"demo corpus: {feeds} feeds · {len(gold)} articles in gold · "
+        f"{len({g['event'] for g in gold.values()})} events · "
+        f"{len({g['language'] for g in gold.values()})} languages "
+        f"({', '.join(f'{k} {v}' for k, v in by_language)})"
+    )
+    print(
+        f"refresh ({settings.model}): {report.new_articles} articles stored, "
+        f"{report.new_stories} stories, {report.feeds_failed} feeds failed, {elapsed:.1f} s "
+        f"({report.new_articles / elapsed:.1f} articles/s)"
+    )
+    print(
+        f"clustering on {len(matched)} gold articles: B-cubed P {result.bcubed_precision:.4f} "
+        f"R {result.bcubed_recall:.4f} F1 {result.bcubed_f1:.4f} · AMI {result.ami:.4f} "
+        f"ARI {result.ari:.4f} · stories {result.n_pred} for {result.n_gold} events"
+    )
+    print(
+        "  per language (P / R): "
+        + ", ".join(
+            f"{lang} {result.group_precision[lang]:.3f}/{result.group_recall.get(lang, 0):.3f}"
+            for lang in sorted(result.group_precision)
+        )
+    )
     if prf:
         n = len(prf)
-        print(f"extraction on {n} gold pages: P {sum(p for p, _, _ in prf) / n:.4f} "
-              f"R {sum(r for _, r, _ in prf) / n:.4f} F1 {sum(f for _, _, f in prf) / n:.4f} "
-              f"· {summary_only} kept summary-only")
+        print(
+            f"extraction on {n} gold pages: P {sum(p for p, _, _ in prf) / n:.4f} "
+            f"R {sum(r for _, r, _ in prf) / n:.4f} F1 {sum(f for _, _, f in prf) / n:.4f} "
+            f"· {summary_only} kept summary-only"
+        )
     return 0
 
 

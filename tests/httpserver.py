@@ -51,8 +51,9 @@ class LocalServer:
 
             def do_GET(self) -> None:
                 with server._lock:
-                    server.requests.append(Request(self.path, {k.lower(): v for k, v in
-                                                               self.headers.items()}))
+                    server.requests.append(
+                        Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                    )
                 route = server.routes.get(self.path)
                 if route is None:
                     self._send(404, b"not found", "text/plain", {})

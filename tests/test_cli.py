@@ -15,13 +15,30 @@ from aggregator.cli import cli
 from aggregator.config import settings_help
 
 REPO = Path(__file__).resolve().parent.parent
-COMMANDS = {"refresh", "stories", "search", "feeds", "import", "export", "demo", "dashboard",
-            "eval", "extract", "settings"}
+COMMANDS = {
+    "refresh",
+    "stories",
+    "search",
+    "feeds",
+    "import",
+    "export",
+    "demo",
+    "dashboard",
+    "eval",
+    "extract",
+    "settings",
+}
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aggregator", *args], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
 
 
 def test_help_lists_every_command() -> None:
@@ -42,17 +59,32 @@ def test_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:
 
 def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     records = [
-        {"id": "r1", "title": "Tesla cuts 10% of jobs worldwide",
-         "text": "Tesla will lay off more than ten percent of its global workforce, Elon Musk said "
-                 "in a memo to staff on Monday.", "url": "https://a.example/1",
-         "published": "2024-04-15T10:00:00Z", "source": "A"},
-        {"id": "r2", "title": "Musk memo: Tesla to shed over a tenth of staff",
-         "text": "Elon Musk told Tesla employees the company will cut more than 10 percent of jobs "
-                 "across the world as sales slow.", "url": "https://b.example/2",
-         "published": "2024-04-15T12:00:00Z", "source": "B"},
-        {"id": "r3", "title": "BMW starts Neue Klasse pre-production in Debrecen",
-         "text": "BMW has begun building pre-series Neue Klasse cars at its new plant in Debrecen, "
-                 "Hungary.", "url": "https://c.example/3", "published": "2024-04-10T09:00:00Z"},
+        {
+            "id": "r1",
+            "title": "Tesla cuts 10% of jobs worldwide",
+            "text": "Tesla will lay off more than ten percent of its global workforce, "
+            "Elon Musk said in a memo to staff on Monday.",
+            "url": "https://a.example/1",
+            "published": "2024-04-15T10:00:00Z",
+            "source": "A",
+        },
+        {
+            "id": "r2",
+            "title": "Musk memo: Tesla to shed over a tenth of staff",
+            "text": "Elon Musk told Tesla employees the company will cut more than 10 percent "
+            "of jobs across the world as sales slow.",
+            "url": "https://b.example/2",
+            "published": "2024-04-15T12:00:00Z",
+            "source": "B",
+        },
+        {
+            "id": "r3",
+            "title": "BMW starts Neue Klasse pre-production in Debrecen",
+            "text": "BMW has begun building pre-series Neue Klasse cars at its new plant in "
+            "Debrecen, Hungary.",
+            "url": "https://c.example/3",
+            "published": "2024-04-10T09:00:00Z",
+        },
     ]
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")

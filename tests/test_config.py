@@ -25,19 +25,31 @@ def test_shipped_feed_list_is_valid_and_broad() -> None:
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ("feeds:\n  - name: A\n    url: https://a.example/feed\n    langauge: en\n",
-         ["feeds.yaml:4", "feed 'A'", "'langauge'", "did you mean 'language'"]),
-        ("feeds:\n  - name: A\n    url: ftp://a.example/feed\n",
-         ["feeds.yaml:3", "feed 'A'", "'url'", "http"]),
-        ("feeds:\n  - name: A\n    url: https://a.example/f\n  - name: A\n    url: https://b.example/f\n",
-         ["feeds.yaml:4", "feed 'A'", "duplicate name", "line 2"]),
-        ("feeds:\n  - name: A\n    url: https://a.example/f\n  - name: B\n    url: https://a.example/f/\n",
-         ["feed 'B'", "'url'", "duplicate of feed 'A'"]),
+        (
+            "feeds:\n  - name: A\n    url: https://a.example/feed\n    langauge: en\n",
+            ["feeds.yaml:4", "feed 'A'", "'langauge'", "did you mean 'language'"],
+        ),
+        (
+            "feeds:\n  - name: A\n    url: ftp://a.example/feed\n",
+            ["feeds.yaml:3", "feed 'A'", "'url'", "http"],
+        ),
+        (
+            "feeds:\n  - name: A\n    url: https://a.example/f\n  - name: A\n    url: https://b.example/f\n",
+            ["feeds.yaml:4", "feed 'A'", "duplicate name", "line 2"],
+        ),
+        (
+            "feeds:\n  - name: A\n    url: https://a.example/f\n  - name: B\n    url: https://a.example/f/\n",
+            ["feed 'B'", "'url'", "duplicate of feed 'A'"],
+        ),
         ("feeds:\n  - url: https://a.example/f\n", ["feed #1", "'name'", "required"]),
-        ("feeds:\n  - name: A\n    url: https://a.example/f\n    language: English\n",
-         ["feed 'A'", "'language'", "'English'"]),
-        ("feeds:\n  - name: A\n    url: https://a.example/f\n    tags: EV news!\n",
-         ["feed 'A'", "'tags'"]),
+        (
+            "feeds:\n  - name: A\n    url: https://a.example/f\n    language: English\n",
+            ["feed 'A'", "'language'", "'English'"],
+        ),
+        (
+            "feeds:\n  - name: A\n    url: https://a.example/f\n    tags: EV news!\n",
+            ["feed 'A'", "'tags'"],
+        ),
         ("feedz:\n  - name: A\n", ["feeds.yaml:1", "'feedz'", "did you mean 'feeds'"]),
         ("feeds: [unclosed\n", ["feeds.yaml", "not valid YAML"]),
     ],

@@ -22,10 +22,12 @@ EXPECTED = json.loads((SITE / "expected.json").read_text())
 
 
 def serve_site(server: LocalServer) -> list[Feed]:
-    server.routes["/one/feed.xml"] = Route((SITE / "feed-one.xml").read_bytes(),
-                                           content_type="application/rss+xml")
-    server.routes["/two/feed.xml"] = Route((SITE / "feed-two.xml").read_bytes(),
-                                           content_type="application/atom+xml; charset=utf-8")
+    server.routes["/one/feed.xml"] = Route(
+        (SITE / "feed-one.xml").read_bytes(), content_type="application/rss+xml"
+    )
+    server.routes["/two/feed.xml"] = Route(
+        (SITE / "feed-two.xml").read_bytes(), content_type="application/atom+xml; charset=utf-8"
+    )
     server.routes["/news/a1.html?utm_source=rss"] = Route((SITE / "a1.html").read_bytes())
     server.routes["/news/b1.html"] = Route((SITE / "b1.html").read_bytes())
     server.routes["/two/a2.html"] = Route((SITE / "a2.html").read_bytes())
@@ -37,8 +39,9 @@ def serve_site(server: LocalServer) -> list[Feed]:
 
 def make_pipeline(tmp_path: Path) -> Pipeline:
     settings = Settings(db=tmp_path / "test.db", entities=REPO / "data" / "entities.yaml")
-    return Pipeline(settings, Store(settings.db), LazyEmbedder("minilm"),
-                    KnowledgeBase.load(settings.entities))
+    return Pipeline(
+        settings, Store(settings.db), LazyEmbedder("minilm"), KnowledgeBase.load(settings.entities)
+    )
 
 
 @pytest.fixture
@@ -97,11 +100,16 @@ def test_changed_guid_and_tracking_parameters_do_not_duplicate(
 ) -> None:
     feeds = serve_site(server)
     pipeline.refresh(feeds)
-    changed = (SITE / "feed-one.xml").read_bytes().replace(b"one-a1", b"one-a1-v2").replace(
-        b"?utm_source=rss", b"?utm_source=rss&amp;utm_medium=feed")
+    changed = (
+        (SITE / "feed-one.xml")
+        .read_bytes()
+        .replace(b"one-a1", b"one-a1-v2")
+        .replace(b"?utm_source=rss", b"?utm_source=rss&amp;utm_medium=feed")
+    )
     server.routes["/one/feed.xml"] = Route(changed, content_type="application/rss+xml")
     server.routes["/news/a1.html?utm_source=rss&utm_medium=feed"] = Route(
-        (SITE / "a1.html").read_bytes())
+        (SITE / "a1.html").read_bytes()
+    )
     report = pipeline.refresh(feeds, force=True)
     assert report.new_articles == 0
     assert len(articles(pipeline.settings.db)) == 4

@@ -102,9 +102,7 @@ class DerivedData:
             clusterer = Clusterer(self.cluster_settings())
             since = clusterer.window_start(pending[0].published)
             members = self.store.window_members(since, model)
-            clusterer.load(
-                (m.story_id, _cluster_doc(m)) for m in members if m.story_id is not None
-            )
+            clusterer.load((m.story_id, _cluster_doc(m)) for m in members if m.story_id is not None)
             for number, doc in enumerate(pending, start=1):
                 assignment = clusterer.add(_cluster_doc(doc))
                 pairs.append((doc.article_id, assignment.story_id))
