@@ -7,6 +7,7 @@ decisions: what joins, what stays apart, what a quiet story does, what consolida
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -112,6 +113,30 @@ def test_consolidate_merges_fragments_into_the_larger_story() -> None:
     merges = c.consolidate()
     assert merges == [Merge(absorbed=2, into=1, score=merges[0].score)]
     assert c.stories() == {1: [1, 2], 3: [3]}
+
+
+def test_stories_without_publication_times_must_agree_more_to_merge() -> None:
+    first = ("Renault cancels the Ampere IPO", "Renault will fund Ampere from its own cash")
+    second = ("Ampere listing called off by Renault", "The electric unit stays private")
+
+    def merges(settings: ClusterSettings, *, dated: bool) -> list[Merge]:
+        c = Clusterer(settings)
+        for number, (title, text) in enumerate((first, second), start=1):
+            article = doc(number, title, text, hours=number)
+            if not dated:
+                article = replace(article, published=None)
+            c.add(article)
+        return c.consolidate()
+
+    probe = merges(ClusterSettings(join_threshold=1.01, merge_threshold=0.0), dated=True)
+    assert len(probe) == 1
+    # a bar just under the pair's score: met with times, missed without them
+    settings = ClusterSettings(
+        join_threshold=1.01, merge_threshold=probe[0].score - 0.04, undated_margin=0.08
+    )
+    assert [(m.absorbed, m.into) for m in merges(settings, dated=True)] == [(2, 1)]
+    assert merges(settings, dated=False) == []
+    assert merges(replace(settings, undated_margin=0.0), dated=False) != []
 
 
 def test_english_only_vectors_are_not_trusted_between_non_english_texts() -> None:

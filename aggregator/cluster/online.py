@@ -59,6 +59,12 @@ class ClusterSettings:
     only their entities (and time) can be compared: linking a Hindi story to an English one.
     0.25 is the lowest bar at which every language of the demo corpus keeps precision 0.95 with
     the English-only default model (0.20 let Italian and Chinese articles into wrong stories).
+    ``undated_margin`` raises both merge bars when a story has no publication times. With times,
+    the Gaussian decay already marks down two similar events weeks apart (a champion's next title
+    defence, next month's patch for the same browser), so content alone need not tell them apart;
+    without times it must. Dated merges at 0.42 against 0.50 raised UCI headlines from .769 to
+    .802 and the demo corpus from .852 to .866 with every language's precision intact (0.38 let
+    Hindi precision fall to .92); undated ECB+ kept its 0.50.
     ``dense_floor`` is the cosine the embedding model gives unrelated texts (about 0 for MiniLM,
     about 0.78 for multilingual-e5-small); dense similarities are rescaled from it to 1 so that one
     threshold serves both models. ``merge_entity_evidence`` is the number of entity mentions per
@@ -72,8 +78,9 @@ class ClusterSettings:
     """
 
     join_threshold: float = 0.35
-    merge_threshold: float = 0.50
+    merge_threshold: float = 0.42
     link_threshold: float = 0.25
+    undated_margin: float = 0.08
     time_sigma_days: float = 3.0
     quiet_days: float = 7.0
     dense_floor: float = 0.0
@@ -346,11 +353,14 @@ class Clusterer:
         return total / weight * factor
 
     def _threshold(self, a: _Story, b: _Story) -> float:
-        """The merge bar: lower when only entities can speak, since they are then all we have."""
+        """The merge bar: lower when only entities can speak, since they are then all we have;
+        higher when time cannot speak."""
+        s = self.settings
+        margin = s.undated_margin if a.newest is None or b.newest is None else 0.0
         same_language = any(lang in b.sparse for lang in a.sparse)
         if same_language or (a.trusted and b.trusted):
-            return self.settings.merge_threshold
-        return self.settings.link_threshold
+            return s.merge_threshold + margin
+        return s.link_threshold + margin
 
     def _entity_agreement(self, a: _Story, b: _Story) -> float:
         """Weighted Jaccard of the two stories' entity profiles (share of members naming each).
