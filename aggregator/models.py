@@ -105,6 +105,8 @@ class Article:
     guid: str | None = None
     author: str | None = None
     published: datetime | None = None
+    """None when neither feed nor page gave a believable date: stored as the fetch time, but
+    marked undated so clustering does not take it for the time of the event."""
     language: str | None = None
     image: str | None = None
     summary_only: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,51 @@ def test_embeddings_are_not_recomputed(server: LocalServer, pipeline: Pipeline) 
     count = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
     assert count == 8  # title and body for each of the four articles
     assert pipeline.embed_pending() == 0
+
+
+def test_an_article_without_a_believable_date_is_stored_undated(
+    server: LocalServer, pipeline: Pipeline
+) -> None:
+    # the fetch time stands in for display and ordering, but clustering must not read it as the
+    # time of the event: a file imported without dates would otherwise look like one moment
+    rss = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Undated</title>"
+        "<link>https://undated.example/</link><description>d</description>"
+        "<item><title>Stellantis names a new chief executive after months of search</title>"
+        "<link>https://undated.example/a</link><guid>a</guid>"
+        "<description>Stellantis said its board has chosen a new chief executive.</description>"
+        "</item>"
+        "<item><title>Volvo shows its next electric estate car to dealers in Sweden</title>"
+        "<link>https://undated.example/b</link><guid>b</guid>"
+        "<pubDate>Sat, 01 Jan 2101 10:00:00 GMT</pubDate>"
+        "<description>Volvo showed dealers the estate car it will build in Ghent.</description>"
+        "</item></channel></rss>"
+    )
+    server.routes["/undated.xml"] = Route(rss.encode(), content_type="application/rss+xml")
+    pipeline.refresh([Feed("Undated", server.url("/undated.xml"), "en", (), allow_private=True)])
+    pipeline.import_records(
+        [
+            {"title": "Ferrari confirms its first electric car", "text": "Ferrari said so."},
+            {
+                "title": "BMW opens its Debrecen plant",
+                "text": "BMW opened the plant.",
+                "published": "2024-04-20T09:00:00Z",
+            },
+        ]
+    )
+    rows = articles(pipeline.settings.db)
+    undated = [
+        "Stellantis names a new chief executive after months of search",
+        "Volvo shows its next electric estate car to dealers in Sweden",  # dated in 2101
+        "Ferrari confirms its first electric car",
+    ]
+    for title in undated:
+        assert rows[title]["dated"] == 0, title
+        assert rows[title]["published"] == rows[title]["fetched"], title
+    assert rows["BMW opens its Debrecen plant"]["dated"] == 1
+    assert rows["BMW opens its Debrecen plant"]["published"].startswith("2024-04-20T09:00:00")
+    docs = pipeline.store.window_members(datetime(2000, 1, 1, tzinfo=UTC), pipeline.embedder.name)
+    assert {doc.title: doc.dated for doc in docs} == {
+        **dict.fromkeys(undated, False),
+        "BMW opens its Debrecen plant": True,
+    }

@@ -75,7 +75,7 @@ def insert(store: Store, rows: list[tuple[str, str, str]]) -> list[int]:
     with store.transaction() as conn:
         return store.insert_articles(
             conn,
-            [(article_from_record(r, n, "t", newsdb.NOW), []) for n, r in enumerate(records)],
+            [(article_from_record(r, n, "t"), []) for n, r in enumerate(records)],
             fetched=newsdb.NOW,
         )
 
@@ -261,7 +261,7 @@ def test_vector_index_reads_only_new_rows_and_sees_replacements(tmp_path: Path) 
         with store.transaction() as conn:
             ids = store.insert_articles(
                 conn,
-                [(article_from_record(r, 1, "t", newsdb.NOW), []) for r in rows],
+                [(article_from_record(r, 1, "t"), []) for r in rows],
                 fetched=newsdb.NOW,
             )
         basis = np.eye(4, dtype=np.float32)

@@ -159,7 +159,7 @@ class Pipeline(FeedWork, DerivedData):
         batch: list[tuple[Article, list[Mention]]] = []
         count = 0
         for number, record in enumerate(records, start=1):
-            article = article_from_record(record, number, source, self.now())
+            article = article_from_record(record, number, source)
             batch.append((article, self._mentions(article)))
             count += 1
             if len(batch) >= 500:

@@ -172,7 +172,7 @@ def _cluster_doc(doc: StoredDoc) -> ClusterDoc:
         article_id=doc.article_id,
         source=doc.source,
         language=doc.language,
-        published=doc.published,
+        published=doc.published if doc.dated else None,
         title=doc.title,
         text=doc.text,
         title_vector=doc.title_vector,

@@ -182,9 +182,8 @@ class FeedWork:
                 language = found.language if not summary_only else None
             except (FetchError, ExtractError) as exc:
                 log.info("page=%s kept=summary reason=%s", entry.url, one_line(str(exc))[:200])
-        now = self.now()
-        if published is None or published > now + timedelta(hours=1):
-            published = now
+        if published is not None and published > self.now() + timedelta(hours=1):
+            published = None  # a date in the future is a wrong clock, not a publication time
         body = text or title
         return (
             Article(

@@ -16,7 +16,7 @@ from aggregator.models import Article
 from aggregator.text import one_line, plain_text
 
 
-def article_from_record(record: dict[str, Any], number: int, source: str, now: datetime) -> Article:
+def article_from_record(record: dict[str, Any], number: int, source: str) -> Article:
     """An imported JSON object as an Article; a bad record is an error naming its line."""
     if not isinstance(record, dict):
         raise AggregatorError(f"line {number}: expected a JSON object")
@@ -38,7 +38,7 @@ def article_from_record(record: dict[str, Any], number: int, source: str, now: d
         title=title or one_line(text)[:120],
         text=text or title,
         summary=str(record.get("summary") or ""),
-        published=published or now,
+        published=published,
         language=language,
         summary_only=not text,
         extract_method="import",
@@ -83,10 +83,9 @@ def validated_records(path: Path) -> list[dict[str, Any]]:
     """Every record of a JSONL file, checked before anything is written, so that a bad line
     leaves the database as it was."""
     records = list(read_jsonl(path))
-    now = datetime.now(UTC)
     for number, record in enumerate(records, start=1):
         try:
-            article_from_record(record, number, "import", now)
+            article_from_record(record, number, "import")
         except AggregatorError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
     return records

@@ -86,6 +86,8 @@ class StoredDoc:
     title_vector: Vector
     body_vector: Vector
     entities: frozenset[str]
+    dated: bool = True
+    """False when ``published`` is only the time the article was first fetched."""
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -275,8 +277,8 @@ class Store:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO articles (url, url_key, guid_key, content_hash, source, "
                 "external_id, title, summary, text, author, published, fetched, language, image, "
-                "summary_only, extract_method, tags) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "summary_only, extract_method, tags, dated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article.url,
                     url_key(article.url),
@@ -295,6 +297,7 @@ class Store:
                     int(article.summary_only),
                     article.extract_method,
                     json.dumps(list(article.tags)),
+                    int(article.published is not None),
                 ),
             )
             if cursor.rowcount != 1 or cursor.lastrowid is None:
@@ -347,7 +350,8 @@ class Store:
 
     def _docs(self, where: str, params: Sequence[Any], model: str) -> list[StoredDoc]:
         rows = self.conn.execute(
-            "SELECT a.id, a.story_id, a.source, a.language, a.published, a.title, a.text, "
+            "SELECT a.id, a.story_id, a.source, a.language, a.published, a.dated, a.title, "
+            " a.text, "
             " t.vector AS tv, b.vector AS bv, "
             " (SELECT group_concat(entity_id, char(31)) FROM mentions m "
             "  WHERE m.article_id = a.id) AS ents "
@@ -369,6 +373,7 @@ class Store:
                 title_vector=from_blob(r["tv"]),
                 body_vector=from_blob(r["bv"]),
                 entities=frozenset((r["ents"] or "").split("\x1f")) - {""},
+                dated=bool(r["dated"]),
             )
             for r in rows
         ]

@@ -186,6 +186,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX articles_language ON articles(language, published);
     """,
+    # 5: whether 'published' came from the feed or page (1) or is the time it was first fetched (0);
+    # clustering must not read a fetch time as the time of the event
+    """
+    ALTER TABLE articles ADD COLUMN dated INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
