@@ -35,8 +35,9 @@ sys.path.insert(0, str(ROOT))
 from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings  # noqa: E402
 from aggregator.evaluate import Scores, score  # noqa: E402
 
-ECB = Path("/work/shared/data/ecbplus-dev/docs.jsonl")
-UCI = Path("/work/shared/data/uci-headlines/headlines.jsonl")
+SHARED = ROOT.parent / "shared" / "data"  # the development data sits beside the checkout
+ECB = SHARED / "ecbplus-dev" / "docs.jsonl"
+UCI = SHARED / "uci-headlines" / "headlines.jsonl"
 DEMO = ROOT / "data" / "demo" / "gold.jsonl"
 CACHE = ROOT / "data" / "cache"
 
