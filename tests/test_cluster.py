@@ -115,6 +115,19 @@ def test_consolidate_merges_fragments_into_the_larger_story() -> None:
     assert c.stories() == {1: [1, 2], 3: [3]}
 
 
+def test_consolidate_weighs_only_stories_changed_since_load() -> None:
+    # stories restored from the database were weighed by the run that last changed them; only a
+    # new or grown story reopens the question, so the cost follows the new articles
+    strict = ClusterSettings(join_threshold=1.01, merge_threshold=0.3)
+    c = Clusterer(strict)
+    c.load([(1, doc(1, *AMPERE)), (2, doc(2, *AMPERE, hours=1))])
+    assert c.consolidate() == []
+    c.add(doc(3, *AMPERE, hours=2))
+    merges = c.consolidate()
+    assert len(merges) == 2
+    assert [sorted(members) for members in c.stories().values()] == [[1, 2, 3]]
+
+
 def test_stories_without_publication_times_must_agree_more_to_merge() -> None:
     first = ("Renault cancels the Ampere IPO", "Renault will fund Ampere from its own cash")
     second = ("Ampere listing called off by Renault", "The electric unit stays private")

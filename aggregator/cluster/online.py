@@ -166,6 +166,7 @@ class Clusterer:
         self._entity_df: Counter[str] = Counter()
         self._docs = 0
         self._postings: dict[str, set[int]] = {}
+        self._touched: set[int] = set()  # stories started or grown since load()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -193,13 +194,20 @@ class Clusterer:
                 best_id, best_score = story_id, value
         if best_id is not None and best_score >= self.settings.join_threshold:
             self._attach(self._stories[best_id], doc, features)
+            self._touched.add(best_id)
             return Assignment(best_id, created=False, score=best_score)
         story = self._new_story(doc.article_id)
         self._attach(story, doc, features)
+        self._touched.add(story.story_id)
         return Assignment(doc.article_id, created=True, score=best_score)
 
     def consolidate(self) -> list[Merge]:
-        """Merge stories whose pooled evidence agrees; ``into`` is the larger (then older) one."""
+        """Merge stories whose pooled evidence agrees; ``into`` is the larger (then older) one.
+
+        Only pairs with a story started or grown since :meth:`load` are weighed: the others were
+        weighed by the run that last changed them, so the cost follows the new articles, not the
+        size of the window.
+        """
         heap: list[tuple[float, int, int]] = []
         for a, b in self._story_pairs():
             value = self._score_stories(self._stories[a], self._stories[b])
@@ -217,6 +225,7 @@ class Clusterer:
                 continue
             into, absorbed = (first, second) if _keeps(first, second) else (second, first)
             self._absorb(into, absorbed)
+            self._touched.add(into.story_id)
             merges.append(Merge(absorbed.story_id, into.story_id, score=value))
             for other in self._neighbours(into):
                 heapq.heappush(
@@ -434,7 +443,10 @@ class Clusterer:
 
     def _story_pairs(self) -> set[tuple[int, int]]:
         pairs: set[tuple[int, int]] = set()
-        for story_id, story in self._stories.items():
+        for story_id in self._touched:
+            story = self._stories.get(story_id)
+            if story is None:
+                continue
             for other in self._neighbours(story):
                 pairs.add((min(story_id, other), max(story_id, other)))
         return pairs
@@ -522,6 +534,7 @@ class Clusterer:
             self._matrix[absorbed.slot] = 0.0
         self._by_slot[absorbed.slot] = None
         del self._stories[absorbed.story_id]
+        self._touched.discard(absorbed.story_id)
 
     def _neighbour_keys(self, story: _Story) -> list[str]:
         keys = [f"e:{e}" for e in story.entities]
