@@ -52,3 +52,10 @@ def content_hash(title: str, text: str) -> str:
 def text_hash(text: str) -> str:
     """Exact hash of a model input, to know when an embedding is still valid."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def plural(count: int, word: str) -> str:
+    """``1 article``, ``2 articles``, ``3 stories``."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"

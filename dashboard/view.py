@@ -36,6 +36,7 @@ from aggregator.store.read import (
     StoryRow,
     http_url,
 )
+from aggregator.text import plural as plural  # the pages call view.plural
 
 TTL = timedelta(seconds=60)
 EMPTY_MESSAGE = "No stories yet — run `aggregator refresh` (or `aggregator demo` for a sample)."
@@ -225,12 +226,6 @@ def span(first: datetime, last: datetime) -> str:
     if first.date() == last.date():
         return f"{first:%d %b %Y, %H:%M}–{last:%H:%M} UTC"
     return f"{first:%d %b %H:%M} – {last:%d %b %Y %H:%M} UTC"
-
-
-def plural(count: int, word: str) -> str:
-    if count == 1:
-        return f"{count} {word}"
-    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
 
 
 def header(db: Database) -> tuple[bool, dict[str, Any] | None]:

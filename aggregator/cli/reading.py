@@ -12,6 +12,7 @@ import click
 
 from aggregator.cli.context import DATE_FORMATS, Context, open_reader, utc
 from aggregator.config import Settings
+from aggregator.text import plural
 
 
 def _span(first: datetime, last: datetime) -> str:
@@ -72,7 +73,8 @@ def stories(
             click.echo(f"{rank:>3}. {story.headline}")
             span = _span(story.first_published, story.last_published)
             click.echo(
-                f"     #{story.id} · {story.n_articles} articles · {story.n_sources} sources · "
+                f"     #{story.id} · {plural(story.n_articles, 'article')} · "
+                f"{plural(story.n_sources, 'source')} · "
                 f"{', '.join(story.languages)} · {span}"
             )
             if story.keywords:
