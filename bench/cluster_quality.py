@@ -222,6 +222,7 @@ def run_clusterer(items: Sequence[Item], settings: ClusterSettings) -> dict[str,
     for item in items:
         clusterer.add(item.doc)
     clusterer.consolidate()
+    clusterer.split()
     by_article = {item.doc.article_id: item.key for item in items}
     return {
         by_article[a]: str(sid) for sid, members in clusterer.stories().items() for a in members

@@ -128,6 +128,38 @@ def test_consolidate_weighs_only_stories_changed_since_load() -> None:
     assert [sorted(members) for members in c.stories().values()] == [[1, 2, 3]]
 
 
+MEETING = [
+    "Renault chief Luca de Meo met Xiaomi founder Lei Jun at the Beijing Auto Show stand",
+    "De Meo and Lei Jun talked electric cars at the Xiaomi stand in Beijing for an hour",
+    "Xiaomi showed Luca de Meo its SU7 sedan at the Beijing show, Lei Jun at the wheel",
+    "Lei Jun welcomed Renault's de Meo to the Xiaomi stand at Auto China in Beijing",
+]
+LISTING = [
+    "Renault cancels the Ampere IPO and will fund the electric unit from its own cash",
+    "Ampere listing called off: Renault says the stock market no longer values the unit",
+    "Renault drops its plan to float Ampere this spring, citing weak market conditions",
+    "The Ampere flotation is off, Renault told investors, and the unit stays in-house",
+]
+
+
+def test_split_parts_two_events_glued_by_early_joins() -> None:
+    glued = Clusterer(ClusterSettings(join_threshold=0.0))
+    for number, title in enumerate([*MEETING[:2], *LISTING, *MEETING[2:]], start=1):
+        glued.add(doc(number, title, hours=number))
+    assert len(glued.stories()) == 1  # a bar of 0 joins everything
+    assert glued.consolidate() == []
+    splits = glued.split()
+    assert [(s.story_id, s.new_story_id, s.moved) for s in splits] == [(1, 3, (3, 4, 5, 6))]
+    assert glued.stories() == {1: [1, 2, 7, 8], 3: [3, 4, 5, 6]}
+    assert glued.split() == []  # the halves are settled
+    # a story of one event stays whole
+    single = Clusterer(ClusterSettings(join_threshold=0.0))
+    for number, title in enumerate([*MEETING, *MEETING], start=1):
+        single.add(doc(number, title, hours=number))
+    assert single.split() == []
+    assert len(single.stories()) == 1
+
+
 def test_stories_without_publication_times_must_agree_more_to_merge() -> None:
     first = ("Renault cancels the Ampere IPO", "Renault will fund Ampere from its own cash")
     second = ("Ampere listing called off by Renault", "The electric unit stays private")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from httpserver import LocalServer, Route
 
+from aggregator.cluster import ClusterSettings
 from aggregator.config import Settings
 from aggregator.embed import LazyEmbedder
 from aggregator.entities import KnowledgeBase
@@ -185,3 +187,56 @@ def test_an_article_without_a_believable_date_is_stored_undated(
         **dict.fromkeys(undated, False),
         "BMW opens its Debrecen plant": True,
     }
+
+
+def test_a_story_split_in_two_keeps_its_id_and_labels_both_halves(tmp_path: Path) -> None:
+    from faultserver import HashEmbedder
+
+    class Gluing(Pipeline):
+        split_min = 99  # first: everything joins one story, and nothing parts it
+
+        def cluster_settings(self) -> ClusterSettings:
+            return replace(super().cluster_settings(), join_threshold=0.0, split_min=self.split_min)
+
+    settings = Settings(db=tmp_path / "split.db", entities=REPO / "data" / "entities.yaml")
+    pipeline = Gluing(
+        settings, Store(settings.db), HashEmbedder(), KnowledgeBase.load(settings.entities)
+    )
+    meeting = [
+        "Renault chief Luca de Meo met Xiaomi founder Lei Jun at the Beijing Auto Show stand",
+        "De Meo and Lei Jun talked electric cars at the Xiaomi stand in Beijing for an hour",
+        "Xiaomi showed Luca de Meo its SU7 sedan at the Beijing show, Lei Jun at the wheel",
+        "Lei Jun welcomed Renault's de Meo to the Xiaomi stand at Auto China in Beijing",
+    ]
+    listing = [
+        "Renault cancels the Ampere IPO and will fund the electric unit from its own cash",
+        "Ampere listing called off: Renault says the stock market no longer values the unit",
+        "Renault drops its plan to float Ampere this spring, citing weak market conditions",
+        "The Ampere flotation is off, Renault told investors, and the unit stays in-house",
+    ]
+    titles = [*meeting[:2], *listing[:3], *meeting[2:]]
+    records = [
+        {"title": t, "text": t, "published": f"2024-04-25T{8 + n:02d}:00:00Z", "source": f"s{n}"}
+        for n, t in enumerate(titles)
+    ]
+    pipeline.import_records(records)
+    conn = sqlite3.connect(settings.db)
+    assert conn.execute("SELECT count(*) FROM stories").fetchone() == (1,)
+    pipeline.split_min = 3
+    _, report = pipeline.import_records(
+        [{"title": listing[3], "text": listing[3], "published": "2024-04-25T18:00:00Z"}]
+    )
+    assert report.split_stories == 1
+    ids = {t: i for i, t in conn.execute("SELECT id, title FROM articles")}
+    groups = {
+        story: sorted(
+            title
+            for (title,) in conn.execute("SELECT title FROM articles WHERE story_id = ?", (story,))
+        )
+        for (story,) in conn.execute("SELECT id FROM stories")
+    }
+    # the half with the story's first article keeps its id; the other is named after its own
+    assert groups == {ids[meeting[0]]: sorted(meeting), ids[listing[0]]: sorted(listing)}
+    headlines = dict(conn.execute("SELECT id, headline FROM stories"))
+    assert headlines[ids[meeting[0]]] in meeting
+    assert headlines[ids[listing[0]]] in listing

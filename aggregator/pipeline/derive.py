@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings, Merge
+from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings, Merge, Split
 from aggregator.config import Settings
 from aggregator.embed import Embedder
 from aggregator.label import label_story
@@ -98,6 +98,7 @@ class DerivedData:
         created: set[int] = set()
         pairs: list[tuple[int, int]] = []
         merges: list[Merge] = []
+        splits: list[Split] = []
         if pending:
             clusterer = Clusterer(self.cluster_settings())
             since = clusterer.window_start(pending[0].published)
@@ -112,17 +113,22 @@ class DerivedData:
                 if number % 500 == 0:
                     self.progress("clustered", number)
             merges = clusterer.consolidate()
+            splits = clusterer.split()
         now = self.now()
         absorbed = {m.absorbed for m in merges}
-        touched = (touched | {m.into for m in merges}) - absorbed
+        parted = {s.new_story_id for s in splits}
+        touched = (touched | {m.into for m in merges} | parted) - absorbed
         with self.store.transaction() as conn:
             self.store.assign(conn, pairs, now)
             for merge in merges:
                 self.store.merge(conn, merge.absorbed, merge.into, now)
+            for split in splits:
+                self.store.split(conn, split.moved, split.new_story_id, now)
             self._label(conn, touched, now)
-        report.new_stories += len(created - absorbed)
-        report.updated_stories += len(touched - created)
+        report.new_stories += len((created | parted) - absorbed)
+        report.updated_stories += len(touched - created - parted)
         report.merged_stories += len(merges)
+        report.split_stories += len(splits)
         self.progress("clustered", len(pending))
 
     def _label(self, conn: sqlite3.Connection, story_ids: set[int], now: datetime) -> None:

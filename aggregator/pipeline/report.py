@@ -30,6 +30,7 @@ class RunReport:
     new_stories: int = 0
     updated_stories: int = 0
     merged_stories: int = 0
+    split_stories: int = 0
     watch_hits: int = 0
     failures: dict[str, str] = field(default_factory=dict)
 

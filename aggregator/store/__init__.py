@@ -406,6 +406,17 @@ class Store:
         )
         conn.execute("UPDATE story_merges SET into_id = ? WHERE into_id = ?", (into, absorbed))
 
+    def split(
+        self, conn: sqlite3.Connection, moved: Sequence[int], new_story: int, when: datetime
+    ) -> None:
+        """Move ``moved`` articles to the new story ``new_story``.
+
+        Its id is the id of its first article; if that once named a story merged away, the old
+        id now leads to its own story again, which holds the article it was named after.
+        """
+        self.assign(conn, [(article, new_story) for article in moved], when)
+        conn.execute("DELETE FROM story_merges WHERE absorbed = ?", (new_story,))
+
     def story_members(self, story_ids: Iterable[int], model: str) -> dict[int, list[StoredDoc]]:
         ids = sorted(set(story_ids))
         members: dict[int, list[StoredDoc]] = {i: [] for i in ids}
