@@ -6,6 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float32]
+"""One embedding (or a sum of them): float32, the model's dimension."""
+
 
 @dataclass(frozen=True)
 class Feed:

@@ -23,148 +23,31 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 
 import numpy as np
-import numpy.typing as npt
 
+from aggregator.cluster.model import (
+    Assignment,
+    ClusterDoc,
+    ClusterSettings,
+    Merge,
+    Split,
+)
+from aggregator.cluster.pool import (
+    DAY,
+    Features,
+    StoryPool,
+    cosine,
+    keeps,
+    per_member,
+    saturate,
+    sort_key,
+    timestamp,
+)
 from aggregator.cluster.terms import DocumentFrequencies, language_key, sparse_dot, term_counts
-
-Vector = npt.NDArray[np.float32]
-_DAY = 86400.0
-
-
-@dataclass(frozen=True)
-class ClusterDoc:
-    """What the clusterer needs to know about one article."""
-
-    article_id: int
-    source: str
-    language: str | None
-    published: datetime | None
-    title: str
-    text: str
-    title_vector: Vector
-    body_vector: Vector
-    entities: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """How strict clustering is. Scores are weighted means of similarities in [0, 1].
-
-    ``link_threshold`` applies to stories that share neither a language nor trusted vectors, where
-    only their entities (and time) can be compared: linking a Hindi story to an English one.
-    0.25 is the lowest bar at which every language of the demo corpus keeps precision 0.95 with
-    the English-only default model (0.20 let Italian and Chinese articles into wrong stories).
-    ``undated_margin`` raises both merge bars when a story has no publication times. With times,
-    the Gaussian decay already marks down two similar events weeks apart (a champion's next title
-    defence, next month's patch for the same browser), so content alone need not tell them apart;
-    without times it must. Dated merges at 0.42 against 0.50 raised UCI headlines from .769 to
-    .802 and the demo corpus from .852 to .866 with every language's precision intact (0.38 let
-    Hindi precision fall to .92); undated ECB+ kept its 0.50.
-    ``dense_floor`` is the cosine the embedding model gives unrelated texts (about 0 for MiniLM,
-    about 0.78 for multilingual-e5-small); dense similarities are rescaled from it to 1 so that one
-    threshold serves both models. ``merge_entity_evidence`` is the number of entity mentions per
-    article from which the entity view counts fully in a merge; stories whose articles name fewer
-    (headlines) let it count less, since their entity profiles are mostly chance.
-    ``sparse_evidence`` does the same for the TF-IDF view: it counts fully once the sparser side
-    has that many distinct content words. A headline carries six to ten, and their overlap is
-    mostly chance (two words shared or not), while its dense title vector still says a lot; an
-    article carries a hundred. Chosen on ECB+ and the demo corpus (flat from 13 to 20, ECB+
-    recall lost above 40), checked on UCI headlines.
-    ``split_min`` is the fewest articles each half of a story needs before :meth:`Clusterer.split`
-    may part them (2 split ECB+ stories too eagerly; 3 and 2 scored .881 and .879).
-    """
-
-    join_threshold: float = 0.35
-    merge_threshold: float = 0.42
-    link_threshold: float = 0.25
-    undated_margin: float = 0.08
-    time_sigma_days: float = 3.0
-    quiet_days: float = 7.0
-    dense_floor: float = 0.0
-    dense_languages: frozenset[str] = frozenset({"en", "und"})
-    multilingual_vectors: bool = False
-    weight_sparse: float = 1.5
-    weight_dense: float = 1.0
-    weight_entities: float = 1.0
-    candidates: int = 30
-    merge_entity_evidence: float = 2.0
-    sparse_evidence: float = 20.0
-    split_min: int = 3
-
-    @classmethod
-    def for_embedder(cls, name: str, *, multilingual: bool, **overrides: float) -> ClusterSettings:
-        """Settings suited to an embedding model (its cosine scale and its languages)."""
-        floor = 0.78 if "e5" in name.lower() else 0.0
-        return cls(dense_floor=floor, multilingual_vectors=multilingual, **overrides)  # type: ignore[arg-type]
-
-    def window(self) -> timedelta:
-        return timedelta(days=self.quiet_days)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """Where :meth:`Clusterer.add` put an article."""
-
-    story_id: int
-    created: bool
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class Merge:
-    """Story ``absorbed`` now belongs to story ``into``; the pipeline moves its articles."""
-
-    absorbed: int
-    into: int
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class Split:
-    """Articles ``moved`` leave story ``story_id`` for the new story ``new_story_id``."""
-
-    story_id: int
-    new_story_id: int
-    moved: tuple[int, ...]
-    score: float = 0.0
-
-
-@dataclass
-class _Story:
-    story_id: int
-    slot: int
-    members: list[int] = field(default_factory=list)
-    oldest: float | None = None
-    newest: float | None = None
-    body: Vector | None = None  # sums of the vectors of members in trusted languages
-    title: Vector | None = None
-    trusted: int = 0
-    sparse: dict[str, dict[str, float]] = field(default_factory=dict)  # language -> summed TF-IDF
-    sparse_norm: dict[str, float] = field(default_factory=dict)
-    languages: Counter[str] = field(default_factory=Counter)
-    entities: Counter[str] = field(default_factory=Counter)
-    sources: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def size(self) -> int:
-        return len(self.members)
-
-
-@dataclass(frozen=True)
-class _Features:
-    language: str
-    time: float | None
-    sparse: Mapping[str, float]
-    entities: frozenset[str]
-
-
-def _timestamp(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
+from aggregator.models import Vector
 
 
 class Clusterer:
@@ -172,7 +55,7 @@ class Clusterer:
 
     def __init__(self, settings: ClusterSettings | None = None) -> None:
         self.settings = settings or ClusterSettings()
-        self._stories: dict[int, _Story] = {}
+        self._stories: dict[int, StoryPool] = {}
         self._by_slot: list[int | None] = []
         self._matrix: Vector = np.zeros((0, 0), dtype=np.float32)
         self._df = DocumentFrequencies()
@@ -180,7 +63,7 @@ class Clusterer:
         self._docs = 0
         self._postings: dict[str, set[int]] = {}
         self._touched: set[int] = set()  # stories started or grown since load()
-        self._members: dict[int, tuple[ClusterDoc, _Features]] = {}
+        self._members: dict[int, tuple[ClusterDoc, Features]] = {}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -190,7 +73,7 @@ class Clusterer:
 
     def load(self, members: Iterable[tuple[int, ClusterDoc]]) -> None:
         """Restore the active stories: ``(story_id, doc)`` pairs, in any order."""
-        for story_id, doc in sorted(members, key=lambda pair: _sort_key(pair[1])):
+        for story_id, doc in sorted(members, key=lambda pair: sort_key(pair[1])):
             features = self._features(doc)
             story = self._stories.get(story_id)
             if story is None:
@@ -237,7 +120,7 @@ class Clusterer:
             value = self._score_stories(first, second)
             if value < self._threshold(first, second):
                 continue
-            into, absorbed = (first, second) if _keeps(first, second) else (second, first)
+            into, absorbed = (first, second) if keeps(first, second) else (second, first)
             self._absorb(into, absorbed)
             self._touched.add(into.story_id)
             merges.append(Merge(absorbed.story_id, into.story_id, score=value))
@@ -271,7 +154,7 @@ class Clusterer:
             if found is None:
                 continue
             kept, moved, value = found
-            new_id = min(moved, key=lambda a: _sort_key(self._members[a][0]))
+            new_id = min(moved, key=lambda a: sort_key(self._members[a][0]))
             if new_id in self._stories:
                 continue
             self._rebuild(story, kept)
@@ -285,58 +168,25 @@ class Clusterer:
         """Current stories: story id -> article ids, in the order they joined."""
         return {sid: list(story.members) for sid, story in self._stories.items()}
 
-    def _fit(self, article_id: int, story: _Story) -> float:
+    def _fit(self, article_id: int, story: StoryPool) -> float:
         """The join score of a member against ``story``, left out of it if it is in it: an
         article always resembles a pool that holds it, most of all a small one."""
         doc, features = self._members[article_id]
         if story.members == [article_id]:
             return 1.0
         if article_id in story.members:
-            story = self._without(story, doc, features)
+            story = story.without(doc, features, trusted=self._trusted(features.language))
         return self._score_doc(doc, features, story)
 
-    def _without(self, story: _Story, doc: ClusterDoc, features: _Features) -> _Story:
-        """A copy of a scratch story without one of its members (its time span is kept)."""
-        rest = _Story(
-            story_id=story.story_id,
-            slot=story.slot,
-            members=[m for m in story.members if m != doc.article_id],
-            oldest=story.oldest,
-            newest=story.newest,
-            body=story.body,
-            title=story.title,
-            trusted=story.trusted,
-            sparse=dict(story.sparse),
-            sparse_norm=dict(story.sparse_norm),
-            entities=story.entities - Counter(features.entities),
-        )
-        if self._trusted(features.language) and story.body is not None:
-            assert story.title is not None
-            rest.trusted -= 1
-            rest.body = story.body - doc.body_vector if rest.trusted else None
-            rest.title = story.title - doc.title_vector if rest.trusted else None
-        if features.sparse:
-            language = features.language
-            vector = {
-                term: weight - features.sparse.get(term, 0.0)
-                for term, weight in story.sparse[language].items()
-            }
-            vector = {term: weight for term, weight in vector.items() if weight > 1e-9}
-            if vector:
-                rest.sparse[language] = vector
-                rest.sparse_norm[language] = math.sqrt(sum(w * w for w in vector.values()))
-            else:
-                del rest.sparse[language], rest.sparse_norm[language]
-        return rest
-
-    def _pool(self, members: list[int]) -> _Story:
+    def _pool(self, members: list[int]) -> StoryPool:
         """A scratch story of ``members``, outside every index."""
-        story = _Story(story_id=-1, slot=-1)
+        story = StoryPool(story_id=-1, slot=-1)
         for article_id in members:
-            self._accumulate(story, *self._members[article_id])
+            doc, features = self._members[article_id]
+            story.add(doc, features, trusted=self._trusted(features.language))
         return story
 
-    def _bisect(self, story: _Story) -> tuple[list[int], list[int], float] | None:
+    def _bisect(self, story: StoryPool) -> tuple[list[int], list[int], float] | None:
         """Two halves of ``story`` that fall below the merge bar as a pair, or None."""
         members = story.members
         whole = self._pool(members)
@@ -364,15 +214,15 @@ class Clusterer:
             first, second = second, first
         return first, second, value
 
-    def _rebuild(self, story: _Story, members: list[int]) -> None:
+    def _rebuild(self, story: StoryPool, members: list[int]) -> None:
         """Make ``story`` hold exactly ``members``, in every index."""
         for article_id in story.members:
             for key in self._keys(self._members[article_id][1], limit=12):
                 self._postings.get(key, set()).discard(story.story_id)
-        fresh = _Story(story_id=story.story_id, slot=story.slot)
+        fresh = StoryPool(story_id=story.story_id, slot=story.slot)
         for article_id in members:
             doc, features = self._members[article_id]
-            self._accumulate(fresh, doc, features)
+            fresh.add(doc, features, trusted=self._trusted(features.language))
             for key in self._keys(features, limit=12):
                 self._postings.setdefault(key, set()).add(story.story_id)
         story.__dict__.update(fresh.__dict__)
@@ -383,12 +233,12 @@ class Clusterer:
 
     # -- features -----------------------------------------------------------------------------
 
-    def _features(self, doc: ClusterDoc) -> _Features:
+    def _features(self, doc: ClusterDoc) -> Features:
         language = language_key(doc.language)
         counts = term_counts(f"{doc.title}\n{doc.title}\n{doc.text}", doc.language)
-        return _Features(
+        return Features(
             language=language,
-            time=_timestamp(doc.published),
+            time=timestamp(doc.published),
             sparse=self._df.weigh(language, counts) if counts else {},
             entities=doc.entities,
         )
@@ -408,15 +258,15 @@ class Clusterer:
     def _time_factor(self, time: float | None, oldest: float | None, newest: float | None) -> float:
         if time is None or oldest is None or newest is None:
             return 1.0
-        gap = max(0.0, oldest - time, time - newest) / _DAY
+        gap = max(0.0, oldest - time, time - newest) / DAY
         return math.exp(-0.5 * (gap / self.settings.time_sigma_days) ** 2)
 
-    def _score_doc(self, doc: ClusterDoc, features: _Features, story: _Story) -> float:
+    def _score_doc(self, doc: ClusterDoc, features: Features, story: StoryPool) -> float:
         s = self.settings
         total = weight = 0.0
         sparse = story.sparse.get(features.language)
         if sparse and features.sparse:
-            evidence = _saturate(min(len(features.sparse), len(sparse)), s.sparse_evidence)
+            evidence = saturate(min(len(features.sparse), len(sparse)), s.sparse_evidence)
             total += (
                 s.weight_sparse
                 * evidence
@@ -441,7 +291,7 @@ class Clusterer:
             weight += s.weight_entities
         return total / weight * self._time_factor(features.time, story.oldest, story.newest)
 
-    def _entity_evidence(self, a: _Story, b: _Story) -> float:
+    def _entity_evidence(self, a: StoryPool, b: StoryPool) -> float:
         """How far the entity view may speak in a merge: by the entities per article of the
         sparser story, full from ``merge_entity_evidence`` on.
 
@@ -451,9 +301,9 @@ class Clusterer:
         full = self.settings.merge_entity_evidence
         if full <= 0:
             return 1.0
-        return min(1.0, _per_member(a) / full, _per_member(b) / full)
+        return min(1.0, per_member(a) / full, per_member(b) / full)
 
-    def _entity_overlap(self, entities: frozenset[str], story: _Story) -> float:
+    def _entity_overlap(self, entities: frozenset[str], story: StoryPool) -> float:
         """Share of the article's entity weight that the story mentions too (IDF-weighted)."""
         own = sum(self._entity_idf(e) for e in entities)
         shared = sum(
@@ -463,7 +313,7 @@ class Clusterer:
         )
         return shared / own if own else 0.0
 
-    def _score_stories(self, a: _Story, b: _Story) -> float:
+    def _score_stories(self, a: StoryPool, b: StoryPool) -> float:
         s = self.settings
         total = weight = 0.0
         shared = [lang for lang in a.sparse if lang in b.sparse]
@@ -476,14 +326,14 @@ class Clusterer:
                 )
                 for lang in shared
             )
-            evidence = _saturate(min(len(a.sparse[lang]), len(b.sparse[lang])), s.sparse_evidence)
+            evidence = saturate(min(len(a.sparse[lang]), len(b.sparse[lang])), s.sparse_evidence)
             total += s.weight_sparse * evidence * best
             weight += s.weight_sparse * evidence
         if a.trusted and b.trusted:
             assert a.body is not None and b.body is not None
             assert a.title is not None and b.title is not None
-            body = _cosine(a.body, b.body)
-            title = _cosine(a.title, b.title)
+            body = cosine(a.body, b.body)
+            title = cosine(a.title, b.title)
             total += s.weight_dense * 0.5 * (self._dense(body) + self._dense(title))
             weight += s.weight_dense
         if a.entities and b.entities:
@@ -500,7 +350,7 @@ class Clusterer:
             factor = 1.0
         return total / weight * factor
 
-    def _threshold(self, a: _Story, b: _Story) -> float:
+    def _threshold(self, a: StoryPool, b: StoryPool) -> float:
         """The merge bar: lower when only entities can speak, since they are then all we have;
         higher when time cannot speak."""
         s = self.settings
@@ -510,7 +360,7 @@ class Clusterer:
             return s.merge_threshold + margin
         return s.link_threshold + margin
 
-    def _entity_agreement(self, a: _Story, b: _Story) -> float:
+    def _entity_agreement(self, a: StoryPool, b: StoryPool) -> float:
         """Weighted Jaccard of the two stories' entity profiles (share of members naming each).
 
         Entities seen in a single article so far are left out: they can neither confirm nor deny
@@ -530,12 +380,12 @@ class Clusterer:
 
     # -- candidates ---------------------------------------------------------------------------
 
-    def _active(self, story: _Story, time: float | None) -> bool:
+    def _active(self, story: StoryPool, time: float | None) -> bool:
         if time is None or story.newest is None:
             return True
-        return time - story.newest <= self.settings.quiet_days * _DAY
+        return time - story.newest <= self.settings.quiet_days * DAY
 
-    def _candidates(self, doc: ClusterDoc, features: _Features) -> set[int]:
+    def _candidates(self, doc: ClusterDoc, features: Features) -> set[int]:
         found: set[int] = set()
         if self._trusted(features.language) and self._matrix.shape[0]:
             scores = self._matrix[: len(self._by_slot)] @ doc.body_vector
@@ -552,14 +402,14 @@ class Clusterer:
             if sid in self._stories and self._active(self._stories[sid], features.time)
         }
 
-    def _keys(self, features: _Features, limit: int) -> list[str]:
+    def _keys(self, features: Features, limit: int) -> list[str]:
         """Index keys of an article: its entities and its most distinctive words."""
         top = sorted(features.sparse.items(), key=lambda item: -item[1])[:limit]
         keys = [f"e:{e}" for e in features.entities]
         keys.extend(f"t:{features.language}:{term}" for term, _ in top)
         return keys
 
-    def _neighbours(self, story: _Story) -> set[int]:
+    def _neighbours(self, story: StoryPool) -> set[int]:
         found: set[int] = set()
         if story.trusted and self._matrix.shape[0]:
             assert story.body is not None
@@ -592,14 +442,14 @@ class Clusterer:
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    def _new_story(self, story_id: int) -> _Story:
+    def _new_story(self, story_id: int) -> StoryPool:
         slot = len(self._by_slot)
         self._by_slot.append(story_id)
-        story = _Story(story_id=story_id, slot=slot)
+        story = StoryPool(story_id=story_id, slot=slot)
         self._stories[story_id] = story
         return story
 
-    def _set_row(self, story: _Story) -> None:
+    def _set_row(self, story: StoryPool) -> None:
         if story.body is None:
             return
         dim = story.body.shape[0]
@@ -611,8 +461,8 @@ class Clusterer:
             self._matrix = grown
         self._matrix[story.slot] = story.body / max(float(np.linalg.norm(story.body)), 1e-9)
 
-    def _attach(self, story: _Story, doc: ClusterDoc, features: _Features) -> None:
-        self._accumulate(story, doc, features)
+    def _attach(self, story: StoryPool, doc: ClusterDoc, features: Features) -> None:
+        story.add(doc, features, trusted=self._trusted(features.language))
         if self._trusted(features.language):
             self._set_row(story)
         for key in self._keys(features, limit=12):
@@ -622,54 +472,10 @@ class Clusterer:
         self._entity_df.update(features.entities)
         self._docs += 1
 
-    def _accumulate(self, story: _Story, doc: ClusterDoc, features: _Features) -> None:
-        """Add one article to a story's sums and counts (no index is touched)."""
-        story.members.append(doc.article_id)
-        if features.time is not None:
-            story.oldest = (
-                features.time if story.oldest is None else min(story.oldest, features.time)
-            )
-            story.newest = (
-                features.time if story.newest is None else max(story.newest, features.time)
-            )
-        if self._trusted(features.language):
-            body = doc.body_vector.astype(np.float32)
-            title = doc.title_vector.astype(np.float32)
-            story.body = body.copy() if story.body is None else story.body + body
-            story.title = title.copy() if story.title is None else story.title + title
-            story.trusted += 1
-        if features.sparse:
-            vector = story.sparse.setdefault(features.language, {})
-            for term, weight in features.sparse.items():
-                vector[term] = vector.get(term, 0.0) + weight
-            story.sparse_norm[features.language] = math.sqrt(sum(w * w for w in vector.values()))
-        story.languages[features.language] += 1
-        story.entities.update(features.entities)
-        story.sources[doc.source] += 1
-
-    def _absorb(self, into: _Story, absorbed: _Story) -> None:
-        into.members.extend(absorbed.members)
-        times = [
-            t for t in (into.oldest, into.newest, absorbed.oldest, absorbed.newest) if t is not None
-        ]
-        if times:
-            into.oldest, into.newest = min(times), max(times)
+    def _absorb(self, into: StoryPool, absorbed: StoryPool) -> None:
+        into.absorb(absorbed)
         if absorbed.trusted:
-            assert absorbed.body is not None and absorbed.title is not None
-            into.body = absorbed.body.copy() if into.body is None else into.body + absorbed.body
-            into.title = (
-                absorbed.title.copy() if into.title is None else into.title + absorbed.title
-            )
-            into.trusted += absorbed.trusted
             self._set_row(into)
-        for lang, vector in absorbed.sparse.items():
-            target = into.sparse.setdefault(lang, {})
-            for term, weight in vector.items():
-                target[term] = target.get(term, 0.0) + weight
-            into.sparse_norm[lang] = math.sqrt(sum(w * w for w in target.values()))
-        into.languages.update(absorbed.languages)
-        into.entities.update(absorbed.entities)
-        into.sources.update(absorbed.sources)
         for key in self._neighbour_keys(absorbed):
             postings = self._postings.get(key)
             if postings is not None:
@@ -681,33 +487,7 @@ class Clusterer:
         del self._stories[absorbed.story_id]
         self._touched.discard(absorbed.story_id)
 
-    def _neighbour_keys(self, story: _Story) -> list[str]:
+    def _neighbour_keys(self, story: StoryPool) -> list[str]:
         keys = [f"e:{e}" for e in story.entities]
         keys.extend(f"t:{lang}:{term}" for lang, vector in story.sparse.items() for term in vector)
         return keys
-
-
-def _cosine(a: Vector, b: Vector) -> float:
-    return float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-9)
-
-
-def _saturate(amount: float, full: float) -> float:
-    """Share of its weight a view keeps with ``amount`` evidence: full from ``full`` on."""
-    return 1.0 if full <= 0 else min(1.0, amount / full)
-
-
-def _per_member(story: _Story) -> float:
-    """Entity mentions per article of ``story``."""
-    return sum(story.entities.values()) / max(story.size, 1)
-
-
-def _keeps(first: _Story, second: _Story) -> bool:
-    """Whether ``first`` survives a merge with ``second``: the larger, then the older id."""
-    if first.size != second.size:
-        return first.size > second.size
-    return first.story_id < second.story_id
-
-
-def _sort_key(doc: ClusterDoc) -> tuple[float, int]:
-    time = _timestamp(doc.published)
-    return (time if time is not None else 0.0, doc.article_id)

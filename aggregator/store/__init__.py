@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import sqlite_utils
 
 from aggregator.errors import StorageError
-from aggregator.models import Article, Feed, Mention
+from aggregator.models import Article, Feed, Mention, Vector
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
 
 BUSY_TIMEOUT_MS = 15_000
-Vector = npt.NDArray[np.float32]
 
 
 def iso(moment: datetime) -> str:
