@@ -280,6 +280,40 @@ def test_names_seen_only_once_do_not_block_a_link_across_languages() -> None:
     assert c.stories() == {1: [1, 2, 3], 4: [4]}
 
 
+def test_a_second_report_in_another_language_links_to_mixed_coverage_by_entities() -> None:
+    # Under the English-only model a Hindi report can be compared by words only with the one
+    # Hindi report already in the story, written from another angle; its entities still link it,
+    # as they link a story with no language in common.
+    shared = frozenset({"renault", "xiaomi", "luca-de-meo", "lei-jun", "beijing-auto-show"})
+    c = Clusterer(ClusterSettings(join_threshold=1.01))
+    c.add(doc(1, *XIAOMI, entities=shared))
+    c.add(doc(2, XIAOMI[1], XIAOMI[0], hours=1, entities=shared))
+    c.add(
+        doc(
+            3,
+            "रेनो के सीईओ ने बीजिंग ऑटो शो में श्याओमी के प्रमुख से मुलाकात की",
+            language="hi",
+            hours=2,
+            entities=shared,
+        )
+    )
+    c.consolidate()
+    assert [sorted(members) for members in c.stories().values()] == [[1, 2, 3]]
+    c.add(
+        doc(
+            4,
+            "लेई जून की कंपनी के स्टैंड पर एक घंटे चली बातचीत",
+            "दोनों कंपनियों के बीच साझेदारी की अटकलें तेज़",
+            language="hi",
+            hours=3,
+            entities=frozenset({"xiaomi", "lei-jun"}),
+        )
+    )
+    merges = c.consolidate()
+    assert [m.absorbed for m in merges] == [4]
+    assert [sorted(members) for members in c.stories().values()] == [[1, 2, 3, 4]]
+
+
 def test_tokens_drop_stopwords_and_split_chinese_into_bigrams() -> None:
     assert tokens("The Renault board said it would cancel the IPO", "en") == [
         "renault",

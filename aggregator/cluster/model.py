@@ -28,7 +28,9 @@ class ClusterSettings:
     """How strict clustering is. Scores are weighted means of similarities in [0, 1].
 
     ``link_threshold`` applies to stories that share neither a language nor trusted vectors, where
-    only their entities (and time) can be compared: linking a Hindi story to an English one.
+    only their entities (and time) can be compared: linking a Hindi story to an English one. It is
+    also a second route for a story whose members the model's vectors speak for and one whose
+    members they do not (see ``Clusterer._clearance``).
     0.25 is the lowest bar at which every language of the demo corpus keeps precision 0.95 with
     the English-only default model (0.20 let Italian and Chinese articles into wrong stories).
     ``undated_margin`` raises both merge bars when a story has no publication times. With times,

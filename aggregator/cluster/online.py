@@ -107,9 +107,9 @@ class Clusterer:
         """
         heap: list[tuple[float, int, int]] = []
         for a, b in self._story_pairs():
-            value = self._score_stories(self._stories[a], self._stories[b])
-            if value >= self._threshold(self._stories[a], self._stories[b]):
-                heap.append((-value, a, b))
+            margin = self._clearance(self._stories[a], self._stories[b])
+            if margin >= 0:
+                heap.append((-margin, a, b))
         heapq.heapify(heap)
         merges: list[Merge] = []
         while heap:
@@ -117,9 +117,9 @@ class Clusterer:
             if a not in self._stories or b not in self._stories:
                 continue
             first, second = self._stories[a], self._stories[b]
-            value = self._score_stories(first, second)
-            if value < self._threshold(first, second):
+            if self._clearance(first, second) < 0:
                 continue
+            value = self._score_stories(first, second)
             into, absorbed = (first, second) if keeps(first, second) else (second, first)
             self._absorb(into, absorbed)
             self._touched.add(into.story_id)
@@ -128,7 +128,7 @@ class Clusterer:
                 heapq.heappush(
                     heap,
                     (
-                        -self._score_stories(into, self._stories[other]),
+                        -self._clearance(into, self._stories[other]),
                         min(into.story_id, other),
                         max(into.story_id, other),
                     ),
@@ -207,9 +207,9 @@ class Clusterer:
         if min(len(first), len(second)) < self.settings.split_min:
             return None
         a, b = self._pool(first), self._pool(second)
-        value = self._score_stories(a, b)
-        if value >= self._threshold(a, b):
+        if self._clearance(a, b) >= 0:
             return None
+        value = self._score_stories(a, b)
         if story.story_id in second:
             first, second = second, first
         return first, second, value
@@ -342,13 +342,14 @@ class Clusterer:
             weight += s.weight_entities * evidence
         if weight == 0.0:
             return 0.0
-        if a.newest is not None and b.newest is not None:
-            assert a.oldest is not None and b.oldest is not None
-            mid = (b.oldest + b.newest) / 2
-            factor = self._time_factor(mid, a.oldest, a.newest)
-        else:
-            factor = 1.0
-        return total / weight * factor
+        return total / weight * self._pair_time_factor(a, b)
+
+    def _pair_time_factor(self, a: StoryPool, b: StoryPool) -> float:
+        """The time decay between two stories: ``b``'s midpoint against ``a``'s span."""
+        if a.newest is None or b.newest is None:
+            return 1.0
+        assert a.oldest is not None and b.oldest is not None
+        return self._time_factor((b.oldest + b.newest) / 2, a.oldest, a.newest)
 
     def _threshold(self, a: StoryPool, b: StoryPool) -> float:
         """The merge bar: lower when only entities can speak, since they are then all we have;
@@ -359,6 +360,25 @@ class Clusterer:
         if same_language or (a.trusted and b.trusted):
             return s.merge_threshold + margin
         return s.link_threshold + margin
+
+    def _clearance(self, a: StoryPool, b: StoryPool) -> float:
+        """How far a pair clears its merge bar; negative when it does not.
+
+        When only one story has members the model's vectors speak for (English coverage, and a
+        Hindi article under the English-only model), their content can be compared only through
+        the few members that share a language, if any: one Hindi report against another, from a
+        different angle. Such a pair may also link by its entities, as two stories with no
+        language in common do. Two stories without trusted members are left to their content.
+        """
+        value = self._score_stories(a, b) - self._threshold(a, b)
+        if (a.trusted > 0) != (b.trusted > 0) and a.entities and b.entities:
+            link = self._entity_agreement(a, b) * self._entity_evidence(a, b)
+            link *= self._pair_time_factor(a, b)
+            bar = self.settings.link_threshold
+            if a.newest is None or b.newest is None:
+                bar += self.settings.undated_margin
+            value = max(value, link - bar)
+        return value
 
     def _entity_agreement(self, a: StoryPool, b: StoryPool) -> float:
         """Weighted Jaccard of the two stories' entity profiles (share of members naming each).
