@@ -375,8 +375,8 @@ class Clusterer:
             link = self._entity_agreement(a, b) * self._entity_evidence(a, b)
             link *= self._pair_time_factor(a, b)
             bar = self.settings.link_threshold
-            if a.newest is None or b.newest is None:
-                bar += self.settings.undated_margin
+            if any(lang in b.sparse for lang in a.sparse):
+                bar += self.settings.shared_language_link_margin  # their words disagreed
             value = max(value, link - bar)
         return value
 
