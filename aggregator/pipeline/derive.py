@@ -117,7 +117,8 @@ class DerivedData:
         now = self.now()
         absorbed = {m.absorbed for m in merges}
         parted = {s.new_story_id for s in splits}
-        touched = (touched | {m.into for m in merges} | parted) - absorbed
+        # a split may name its new story after an article whose story was absorbed this run
+        touched = ((touched | {m.into for m in merges}) - absorbed) | parted
         with self.store.transaction() as conn:
             self.store.assign(conn, pairs, now)
             for merge in merges:
@@ -125,7 +126,7 @@ class DerivedData:
             for split in splits:
                 self.store.split(conn, split.moved, split.new_story_id, now)
             self._label(conn, touched, now)
-        report.new_stories += len((created | parted) - absorbed)
+        report.new_stories += len((created - absorbed) | parted)
         report.updated_stories += len(touched - created - parted)
         report.merged_stories += len(merges)
         report.split_stories += len(splits)
