@@ -215,7 +215,7 @@ class Clusterer:
         return first, second, value
 
     def _rebuild(self, story: StoryPool, members: list[int]) -> None:
-        """Make ``story`` hold exactly ``members``, in every index."""
+        """Make the story ``story`` stands for hold exactly ``members``, in every index."""
         for article_id in story.members:
             for key in self._keys(self._members[article_id][1], limit=12):
                 self._postings.get(key, set()).discard(story.story_id)
@@ -224,12 +224,12 @@ class Clusterer:
             doc, features = self._members[article_id]
             fresh.add(doc, features, trusted=self._trusted(features.language))
             for key in self._keys(features, limit=12):
-                self._postings.setdefault(key, set()).add(story.story_id)
-        story.__dict__.update(fresh.__dict__)
-        if story.body is not None:
-            self._set_row(story)
-        elif self._matrix.shape[0] > story.slot:
-            self._matrix[story.slot] = 0.0
+                self._postings.setdefault(key, set()).add(fresh.story_id)
+        self._stories[fresh.story_id] = fresh
+        if fresh.body is not None:
+            self._set_row(fresh)
+        elif self._matrix.shape[0] > fresh.slot:
+            self._matrix[fresh.slot] = 0.0
 
     # -- features -----------------------------------------------------------------------------
 
