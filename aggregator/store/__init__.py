@@ -146,8 +146,13 @@ class Store:
             raise StorageError(f"cannot start a write on {self.path}: {exc}") from exc
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError as undo:
+                # SQLite has rolled back already when the write failed hard (disk full, I/O);
+                # the error worth reporting is the one that stopped the write
+                exc.add_note(f"rollback on {self.path} also failed: {undo}")
             raise
         try:
             self.conn.execute("COMMIT")
