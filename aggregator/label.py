@@ -49,9 +49,17 @@ def _lead(docs: Sequence[ClusterDoc], reader_language: str) -> ClusterDoc:
     return pool[best]
 
 
+# Words a story's articles share without saying what it is about: counts and spans of time. They
+# stay in the clusterer's vocabulary ("three weeks" does help tell two reports apart) but make
+# poor keywords ("Xiaomi, SU7, deliveries, three, weeks").
+_VAGUE_EN = """three four five six seven eight nine ten hundred thousand million billion month
+    months weeks hour hours today yesterday percent cent"""
+_VAGUE = {"en": frozenset(_VAGUE_EN.split())}
+
+
 def _words(text: str, language: str | None) -> set[str]:
     key = language_key(language)
-    stop = STOPWORDS.get(key, frozenset())
+    stop = STOPWORDS.get(key, frozenset()) | _VAGUE.get(key, frozenset())
     if key == "zh":
         return set(_HAN.findall(text)) - stop
     found: set[str] = set()

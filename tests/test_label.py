@@ -98,6 +98,20 @@ def test_keywords_are_shared_content_words_not_stopwords() -> None:
     assert not folded & {"the", "and", "at", "from"}
 
 
+def test_keywords_leave_out_counts_and_spans_of_time() -> None:
+    text = (
+        "Xiaomi delivered 10,000 SU7 sedans in three weeks, and deliveries rose 40 percent "
+        "from last month, Xiaomi said today."
+    )
+    story = [
+        doc(n, f"Xiaomi SU7 deliveries pass 10,000 in three weeks ({n})", text, "en", unit(1, 0, 0))
+        for n in (1, 2, 3)
+    ]
+    folded = {k.casefold() for k in label_story(story).keywords}
+    assert {"xiaomi", "deliveries"} <= folded
+    assert not folded & {"three", "weeks", "percent", "month", "today"}
+
+
 def test_entities_are_ranked_by_how_many_articles_name_them_and_skip_unknown_names() -> None:
     entities = label_story(STORY).entities
     assert entities[:2] == ("renault", "xiaomi")
