@@ -80,9 +80,12 @@ def keywords(docs: Sequence[ClusterDoc], language: str | None) -> tuple[str, ...
     for doc in pool:
         body = _words(doc.text[:3000], doc.language)
         title = _words(doc.title, doc.language)
-        for word in body | title:
+        for word in sorted(body | title):  # sorted: ties rank the same in every process
             folded = word.casefold()
-            forms.setdefault(folded, word)
+            if word == folded:  # a word any article writes in lower case is no name
+                forms[folded] = word
+            else:
+                forms.setdefault(folded, word)
             counts[folded] += 1 + (1 if word in title else 0)
     threshold = 2 if len(pool) > 1 else 1
     ranked = [forms[w] for w, n in counts.most_common() if n >= threshold]
