@@ -25,3 +25,15 @@ def server() -> Iterator[LocalServer]:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No public server is reachable offline, so 127.0.0.1 plays one: only that exact address is
+    waved through; every other address (127.0.0.2, 10.x, ...) still goes through the real check."""
+    import aggregator.fetch as fetch_module
+
+    real = fetch_module.blocked_reason
+    monkeypatch.setattr(
+        fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
+    )

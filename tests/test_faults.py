@@ -12,12 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from faultserver import MB, HashEmbedder, drip, endless, gzip_bomb, hang, page, redirect, rss
 from httpserver import LocalServer, Route
 
-import aggregator.fetch as fetch_module
 from aggregator.cli import cli
 from aggregator.config import Settings
 from aggregator.entities import KnowledgeBase
@@ -302,13 +300,8 @@ def test_changed_guids_and_tracking_parameters_add_nothing(
 
 
 def test_redirect_to_a_private_address_fails_only_that_feed(
-    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, tmp_path: Path, loopback_is_public: None
 ) -> None:
-    # Offline, 127.0.0.1 stands in for a public host; every other address is checked for real.
-    real = fetch_module.blocked_reason
-    monkeypatch.setattr(
-        fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
-    )
     port = server.httpd.server_address[1]
     server.routes["/hop.xml"] = Route(handler=redirect(f"http://127.0.0.2:{port}/admin", 302))
     good = serve_good(server, "Public Wire")
@@ -381,12 +374,8 @@ def test_run_deadline_stops_the_run_and_leaves_late_feeds_due(
 
 
 def test_page_titles_and_private_article_links_are_untrusted(
-    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, tmp_path: Path, loopback_is_public: None
 ) -> None:
-    real = fetch_module.blocked_reason
-    monkeypatch.setattr(
-        fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
-    )
     port = server.httpd.server_address[1]
     escaped = "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;"
     body = (

@@ -12,7 +12,6 @@ import pytest
 from faultserver import MB, drip, endless, gzip_bomb, gzipped, hang, redirect
 from httpserver import LocalServer, Route
 
-import aggregator.fetch as fetch_module
 from aggregator.errors import FetchError, PermanentFetchError, TransientFetchError
 from aggregator.fetch import Fetcher, FetchPolicy, HostLimiter, blocked_reason, parse_retry_after
 
@@ -197,14 +196,8 @@ def test_non_http_schemes_are_refused(fetcher: Fetcher) -> None:
 
 
 def test_redirect_to_a_private_address_is_refused_at_that_hop(
-    server: LocalServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, fetcher: Fetcher, loopback_is_public: None
 ) -> None:
-    # No public server is reachable offline, so 127.0.0.1 plays one: only that exact address is
-    # waved through; the redirect target 127.0.0.2 goes through the real check after resolution.
-    real = fetch_module.blocked_reason
-    monkeypatch.setattr(
-        fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
-    )
     port = server.httpd.server_address[1]
     server.routes["/secret"] = Route(b"internal")
     server.routes["/hop"] = Route(handler=redirect(f"http://127.0.0.2:{port}/secret", 302))
