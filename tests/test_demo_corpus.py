@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from urllib.parse import urljoin
@@ -143,12 +143,67 @@ def shipped() -> DemoCorpus:
 
 def test_shipped_corpus_is_large_and_varied(shipped: DemoCorpus) -> None:
     feeds_with_items = [s for s in shipped.outlets if shipped.outlet_articles(s)]
-    assert len(shipped.outlets) >= 16
-    assert len(feeds_with_items) >= 14
-    assert len(shipped.articles) >= 200
-    assert len(shipped.events) >= 30
+    assert len(shipped.outlets) >= 22
+    assert len(feeds_with_items) >= 20
+    assert len(shipped.articles) >= 280
+    assert len(shipped.events) >= 45
     non_english = sum(a.language != "en" for a in shipped.articles)
-    assert non_english / len(shipped.articles) >= 0.25
+    assert non_english / len(shipped.articles) >= 0.45
+
+
+def test_shipped_corpus_speaks_thirteen_languages_in_their_own_scripts(
+    shipped: DemoCorpus,
+) -> None:
+    """Every language is carried by several articles, not a token one, across several events."""
+    by_language: dict[str, list] = defaultdict(list)
+    for article in shipped.articles:
+        by_language[article.language].append(article)
+    expected = {"en", "de", "zh", "it", "fr", "hi", "es", "ja", "pt", "ar", "tr", "pl", "ko"}
+    assert set(by_language) == expected
+    for language, articles in by_language.items():
+        assert len(articles) >= 4, language
+        assert len({a.event for a in articles}) >= 3, language
+    scripts = {
+        "zh": ("\u4e00", "\u9fff"),
+        "ja": ("\u3040", "\u30ff"),
+        "ko": ("\uac00", "\ud7a3"),
+        "hi": ("\u0900", "\u097f"),
+        "ar": ("\u0600", "\u06ff"),
+    }
+    for language, (low, high) in scripts.items():
+        for article in by_language[language]:
+            assert any(low <= ch <= high for ch in article.title), article.url_path
+
+
+def test_shipped_corpus_holds_the_cases_that_split_or_glue_stories(shipped: DemoCorpus) -> None:
+    by_event: dict[str, list] = defaultdict(list)
+    for article in shipped.articles:
+        by_event[article.event].append(article)
+    # events told by many outlets in many languages, and short wires outside English
+    wide = [
+        e
+        for e, arts in by_event.items()
+        if len({a.outlet for a in arts}) >= 6 and len({a.language for a in arts}) >= 4
+    ]
+    assert len(wide) >= 3
+    short = [a for a in shipped.articles if a.language != "en" and len(a.text) <= 600]
+    assert len({a.language for a in short}) >= 4
+    # follow-ups: the same event reported again two days or more after its first article
+    followed = [
+        e
+        for e, arts in by_event.items()
+        if max(a.published for a in arts) - min(a.published for a in arts) >= timedelta(days=2)
+    ]
+    assert len(followed) >= 10
+
+
+def test_shipped_feeds_lose_no_item_to_the_thirty_item_window(shipped: DemoCorpus) -> None:
+    """Only the truncated feed hides items; no outlet carries more than a feed lists."""
+    for slug, outlet in shipped.outlets.items():
+        if outlet.format == "html" or "truncated" in outlet.quirks:
+            continue
+        assert len(shipped.outlet_articles(slug)) <= FEED_LIMIT, slug
+        assert set(shipped.exposed_in_feed(slug)) == set(shipped.outlet_articles(slug)), slug
 
 
 def test_shipped_events_are_covered_by_several_outlets_and_languages(
