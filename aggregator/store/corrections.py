@@ -51,6 +51,12 @@ class CorrectionRow:
 
     def describe(self) -> str:
         """One line saying what the correction did."""
+        if self.story_id == self.target_id:
+            # replayed from an export onto a clustering that already agreed: nothing moved here
+            count = len(self.moved)
+            return f"kept {count} article{'s' if count != 1 else ''} as corrected, in story " + (
+                f"{self.target_id}"
+            )
         if self.kind == "move":
             return f"moved article {self.moved[0]} from story {self.story_id} to {self.target_id}"
         if self.kind == "split":
