@@ -48,6 +48,8 @@ class Settings:
     backoff_max: float = 86_400.0
     story_window_days: float = 7.0
     reader_language: str = "en"
+    readonly: bool = False
+    """No corrections: the dashboard hides editing and the correcting commands are refused."""
 
     @property
     def lock_path(self) -> Path:
@@ -98,9 +100,20 @@ def _coerce(name: str, kind: Any, raw: str) -> Any:
             return float(raw)
         if kind_name == "Path":
             return Path(raw)
+        if kind_name == "bool":
+            return _flag(raw)
     except ValueError as exc:
         raise ConfigError(f"{source}: expected a {kind_name}, got {raw!r}") from exc
     return raw
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1 or 0 (true or false), got {raw!r}")
 
 
 def settings_help() -> list[tuple[str, str, str]]:

@@ -12,6 +12,8 @@
     ├── EmbedError                the model cannot be loaded or fails to encode
     ├── StorageError              the database cannot be opened, migrated or written; exit 1
     ├── LockedError               another refresh holds the lock; exit 3
+    ├── CorrectionError           a reader's correction names an unknown id or changes nothing;
+    │                             exit 1, nothing written
     └── DeliveryError(transient)  an alert e-mail or webhook could not be delivered
 
 Each stage wraps third-party exceptions at its boundary (``raise FetchError(...) from exc``).
@@ -84,6 +86,11 @@ class StorageError(AggregatorError):
 
 class LockedError(AggregatorError):
     """Another refresh holds the lock on this database."""
+
+
+class CorrectionError(AggregatorError):
+    """A move, split, merge or undo that cannot be made as asked: an unknown article or story,
+    a move to the story the article is in, a merge into itself, a split that empties a story."""
 
 
 class DeliveryError(AggregatorError):

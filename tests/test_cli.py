@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 COMMANDS = {
     "refresh",
     "stories",
+    "story",
+    "corrections",
     "search",
     "feeds",
     "import",
@@ -154,3 +156,234 @@ def test_demo_until_serves_the_corpus_as_of_a_moment(tmp_path: Path) -> None:
     assert all(isinstance(r["story_id"], int) for r in rows)
     again = run("--db", db, "demo", "--until", "2024-04-10T12:00")
     assert "new articles=0" in again.stdout
+
+
+# --- one story, and readers' corrections ---------------------------------------------------------
+
+MORE_TARIFFS = [
+    (
+        "en",
+        "Wheelbase",
+        "https://wheelbase.example/eu-tariffs-vote",
+        "EU confirms tariffs of up to 38% on Chinese electric cars",
+        "The European Commission confirmed its provisional anti-subsidy duties of up to 38 percent "
+        "on electric cars imported from China. BYD, Geely and SAIC face different rates, and "
+        "Beijing says it will defend its carmakers.",
+        "2024-05-01T09:00:00Z",
+    ),
+    (
+        "de",
+        "Autoblatt",
+        "https://autoblatt.example/eu-zoelle-bestaetigt",
+        "EU bestätigt Strafzölle auf Elektroautos aus China",
+        "Die EU-Kommission bestätigt die vorläufigen Strafzölle von bis zu 38 Prozent auf "
+        "Elektroautos aus China. BYD, Geely und SAIC sind betroffen; Peking kündigt Gegenmaßnahmen "
+        "an.",
+        "2024-05-01T11:00:00Z",
+    ),
+    (
+        "fr",
+        "Auto Hebdo",
+        "https://autohebdo.example/droits-confirmes",
+        "L'UE confirme les droits de douane sur les voitures électriques chinoises",
+        "La Commission européenne confirme les droits de douane provisoires allant jusqu'à 38 % "
+        "sur les voitures électriques importées de Chine. BYD, Geely et SAIC sont concernés.",
+        "2024-05-01T13:00:00Z",
+    ),
+    (
+        "en",
+        "Wheelbase",
+        "https://wheelbase.example/toyota-outlook",
+        "Toyota expects profit to fall after its record year on hybrids",
+        "Toyota Motor, after a record operating profit of 5.35 trillion yen on hybrid sales, "
+        "expects operating profit to fall this year as it raises wages and spends on software.",
+        "2024-05-02T09:00:00Z",
+    ),
+]
+REFRESHED = (
+    "https://127.0.0.1/refreshed",  # replaced by the local server's address
+    "BYD says it can live with EU tariffs on its Chinese-built electric cars",
+    "BYD said the European Commission's provisional duties on electric cars built in China, the "
+    "lowest of the rates at 17 percent, will not stop its expansion in Europe. Geely and SAIC "
+    "face higher duties; SAIC's MG brand is hit hardest at 38 percent.",
+)
+
+
+def _invoke(db: Path, *args: str, env: dict[str, str] | None = None) -> click.testing.Result:
+    result = CliRunner().invoke(cli, ["--db", str(db), *args], env=env)
+    return result
+
+
+def _story_of(db: Path, url: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return int(
+            conn.execute("SELECT story_id FROM articles WHERE url = ?", (url,)).fetchone()[0]
+        )
+
+
+def _article_id(db: Path, url: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()[0])
+
+
+def _more_articles(path: Path) -> Path:
+    rows = [
+        {"language": lang, "source": source, "url": url, "title": title, "text": text,
+         "published": published}
+        for lang, source, url, title, text, published in MORE_TARIFFS
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def _feed(server, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    from httpserver import Route
+
+    _, title, text = REFRESHED
+    page = (
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+        + "".join(f"<p>{text}</p>" for _ in range(3))
+        + "</article></body></html>"
+    )
+    server.routes["/byd.html"] = Route(page.encode())
+    rss = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Wire</title>"
+        f"<link>{server.url('/')}</link><description>d</description>"
+        f"<item><title>{title}</title><link>{server.url('/byd.html')}</link><guid>byd</guid>"
+        f"<pubDate>Wed, 01 May 2024 15:00:00 GMT</pubDate><description>{text}</description>"
+        "</item></channel></rss>"
+    )
+    server.routes["/feed.xml"] = Route(rss.encode(), content_type="application/rss+xml")
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - name: Wire\n    url: {server.url('/feed.xml')}\n    language: en\n"
+        "    allow_private: true\n"
+    )
+    return feeds
+
+
+def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import sqlite3
+
+    import newsdb
+
+    db = newsdb.build(tmp_path / "news.db")
+    url = {title: u for _, _, u, title, _, _ in [*newsdb.XIAOMI, *newsdb.TARIFFS, *newsdb.TOYOTA]}
+    en_tariffs, de_fr = [r[2] for r in newsdb.TARIFFS[:2]], [r[2] for r in newsdb.TARIFFS[2:]]
+    tariffs = _story_of(db, en_tariffs[0])
+    assert {_story_of(db, u) for u in [*en_tariffs, *de_fr]} == {tariffs}
+    xiaomi, toyota = _story_of(db, newsdb.XIAOMI[0][2]), _story_of(db, newsdb.TOYOTA[0][2])
+    hostile = _article_id(db, newsdb.HOSTILE_URL)
+
+    shown = _invoke(db, "story", str(tariffs), "--json")
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.output)
+    listed = {a["article_id"] for g in detail["by_source"] for a in g["articles"]}
+    assert listed == {_article_id(db, u) for u in [*en_tariffs, *de_fr]}
+
+    # merge, and undo it
+    merged = _invoke(db, "story", "merge", str(toyota), "--into", str(xiaomi), "--by", "ana")
+    assert merged.exit_code == 0, merged.output
+    assert _story_of(db, newsdb.TOYOTA[0][2]) == xiaomi
+    assert json.loads(_invoke(db, "story", str(toyota), "--json").output)["id"] == xiaomi
+    undone = _invoke(db, "story", "undo", "--by", "bo", "--json")
+    assert json.loads(undone.output)["kind"] == "merge"
+    assert _story_of(db, newsdb.TOYOTA[0][2]) == toyota
+
+    # split the German and French reports off the tariffs story; the new id is printed
+    split = _invoke(db, "story", "split", str(tariffs), *[str(_article_id(db, u)) for u in de_fr])
+    assert split.exit_code == 0, split.output
+    parted = int(split.stdout.strip())
+    assert {_story_of(db, u) for u in de_fr} == {parted} != {_story_of(db, u) for u in en_tariffs}
+
+    # move the stray Tesla article into the Toyota story
+    moved = _invoke(db, "story", "move", str(hostile), "--to", str(toyota), "--json")
+    assert json.loads(moved.output)["kind"] == "move"
+    assert _story_of(db, newsdb.HOSTILE_URL) == toyota
+
+    history = _invoke(db, "corrections", "--json")
+    kinds = [
+        (r["kind"], r["undone"] is not None)
+        for r in map(json.loads, history.output.split("\n")[:-1])
+    ]
+    assert kinds == [("move", False), ("split", False), ("merge", True)]
+
+    # without the split, the same import would glue the halves together again
+    control = tmp_path / "control.db"
+    shutil.copy(db, control)
+    with sqlite3.connect(control) as conn:
+        conn.execute("DELETE FROM corrections")
+    more = _more_articles(tmp_path / "more.jsonl")
+    assert _invoke(control, "import", str(more)).exit_code == 0
+    assert _story_of(control, en_tariffs[0]) == _story_of(control, de_fr[0])
+
+    imported = _invoke(db, "import", str(more))
+    assert imported.exit_code == 0, imported.output
+    refreshed = _invoke(db, "--feeds", str(_feed(server, tmp_path)), "refresh")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "new articles=1" in refreshed.output
+
+    def holds(path: Path) -> None:
+        en_story = _story_of(path, en_tariffs[0])
+        assert _story_of(path, en_tariffs[1]) == en_story
+        assert _story_of(path, de_fr[0]) == _story_of(path, de_fr[1]) != en_story
+        assert _story_of(path, newsdb.HOSTILE_URL) == _story_of(path, newsdb.TOYOTA[0][2])
+
+    holds(db)
+    # new articles still joined the corrected stories
+    assert _story_of(db, MORE_TARIFFS[3][2]) == toyota
+    new_tariffs = {_story_of(db, r[2]) for r in MORE_TARIFFS[:3]}
+    assert new_tariffs <= {_story_of(db, en_tariffs[0]), parted}
+
+    # an export carries the corrections, and an import into a new database applies them again
+    exported = _invoke(db, "export")
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert all(isinstance(r["article_id"], int) for r in lines if "correction" not in r)
+    assert [r["correction"]["kind"] for r in lines if "correction" in r] == ["split", "move"]
+    dump = tmp_path / "export.jsonl"
+    dump.write_text(exported.stdout)
+    copy = tmp_path / "copy.db"
+    again = _invoke(copy, "import", str(dump))
+    assert again.exit_code == 0, again.output
+    assert "corrections: 2 applied" in again.output
+    holds(copy)
+    assert url  # every title has its url
+
+
+def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path) -> None:
+    import newsdb
+
+    db = newsdb.build(tmp_path / "news.db")
+    tariffs = _story_of(db, newsdb.TARIFFS[0][2])
+    article = _article_id(db, newsdb.TARIFFS[0][2])
+    before = newsdb.query(db, "SELECT id, story_id FROM articles ORDER BY id")
+    bad = [
+        (["story", "move", "99999", "--to", str(tariffs)], "there is no article 99999"),
+        (["story", "move", str(article), "--to", str(tariffs)], "already in story"),
+        (["story", "merge", str(tariffs), "--into", str(tariffs)], "into itself"),
+        (["story", "merge", "4242", "--into", str(tariffs)], "there is no story 4242"),
+        (["story", "split", str(tariffs), *[str(_article_id(db, r[2])) for r in newsdb.TARIFFS]],
+         "every article"),
+        (["story", "undo"], "no correction to undo"),
+        (["story", "4242"], "there is no story 4242"),
+    ]  # fmt: skip
+    for args, message in bad:
+        result = _invoke(db, *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output, (args, result.output)
+    readonly = {"AGGREGATOR_READONLY": "1"}
+    for args in (
+        ["story", "move", str(article), "--to", str(_story_of(db, newsdb.TOYOTA[0][2]))],
+        ["story", "undo"],
+    ):
+        result = _invoke(db, *args, env=readonly)
+        assert result.exit_code == 2, result.output
+        assert "AGGREGATOR_READONLY=1" in result.output
+    assert _invoke(db, "story", str(tariffs), env=readonly).exit_code == 0  # showing is fine
+    assert newsdb.query(db, "SELECT id, story_id FROM articles ORDER BY id") == before
+    assert newsdb.query(db, "SELECT count(*) FROM corrections") == [(0,)]

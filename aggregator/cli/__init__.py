@@ -4,7 +4,8 @@ Exit codes: 0 success, 1 some feeds failed or a storage error, 2 configuration e
 3 another refresh holds the lock.
 
 The group and the error handling live here; the commands live in modules by concern
-(``refresh``, ``reading``, ``feedreader``, ``importing``, ``dashboard``) and are registered below.
+(``refresh``, ``reading``, ``story``, ``feedreader``, ``importing``, ``dashboard``) and are
+registered below.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aggregator.cli.feedreader import publish, watch
 from aggregator.cli.importing import eval_, extract_cmd, import_
 from aggregator.cli.reading import export, feeds, search, stories
 from aggregator.cli.refresh import demo, refresh
+from aggregator.cli.story import corrections, story
 from aggregator.config import Settings, settings_help
 from aggregator.errors import AggregatorError, ConfigError, LockedError, StorageError
 
@@ -96,6 +98,8 @@ def settings_cmd() -> None:
 for _command in (
     refresh,
     stories,
+    story,
+    corrections,
     search,
     feeds,
     import_,

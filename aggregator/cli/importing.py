@@ -21,19 +21,42 @@ from aggregator.errors import ConfigError
 @click.pass_obj
 def import_(obj: Context, path: Path, source: str) -> None:
     """Add articles from a JSONL file (title, text, url; optional published, source, language,
-    id) through the same dedup, embed, cluster and store path as fetched articles."""
+    id) through the same dedup, embed, cluster and store path as fetched articles; corrections
+    in the file (as `aggregator export` writes them) are applied again, by article url."""
     from aggregator.pipeline import validated_records
+    from aggregator.pipeline.corrections import Corrections, portable_correction
 
     records = validated_records(path)
+    articles = [r for r in records if "correction" not in r]
+    fixes = [
+        portable_correction(r["correction"], f"{path}:{number}")
+        for number, r in enumerate(records, start=1)
+        if "correction" in r
+    ]
+    if fixes and obj.settings.readonly:
+        raise ConfigError(
+            f"{path} carries {len(fixes)} correction(s), and corrections are turned off here "
+            "(AGGREGATOR_READONLY=1)"
+        )
     pipeline = open_pipeline(obj.settings, TerminalProgress(sys.stderr.isatty()))
     try:
-        count, report = pipeline.import_records(records, source=source)
+        count, report = pipeline.import_records(articles, source=source)
+        replayed = Corrections(
+            pipeline.store,
+            model=pipeline.embedder.name,
+            reader_language=obj.settings.reader_language,
+        ).replay(fixes)
     finally:
         pipeline.store.close()
     click.echo(
         f"read {count} records; new articles={report.new_articles}; "
         f"new stories={report.new_stories} updated stories={report.updated_stories}"
     )
+    if fixes:
+        click.echo(
+            f"corrections: {replayed.applied} applied, {replayed.known} already here, "
+            f"{replayed.skipped} without their articles"
+        )
 
 
 @click.command(name="eval")

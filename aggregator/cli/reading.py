@@ -217,7 +217,8 @@ def feeds(ctx: click.Context, reset: tuple[str, ...], reset_all: bool, as_json: 
 )
 @click.pass_obj
 def export(obj: Context, fmt: str, output: Path | None) -> None:
-    """Every article with url, id, story_id, title, source, published and language."""
+    """Every article with url, id, article_id, story_id, title, source, published and language;
+    JSONL adds readers' corrections in force, which `aggregator import` applies again."""
     with open_reader(obj.settings) as reader:
         rows = reader.export_articles()
         handle = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
@@ -225,6 +226,10 @@ def export(obj: Context, fmt: str, output: Path | None) -> None:
             if fmt == "jsonl":
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                for fix in reversed(reader.corrections(limit=None)):
+                    if fix.in_force:
+                        line = {"correction": fix.portable()}
+                        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             else:
                 columns = [
                     "id",
@@ -235,6 +240,7 @@ def export(obj: Context, fmt: str, output: Path | None) -> None:
                     "published",
                     "language",
                     "summary_only",
+                    "article_id",
                 ]
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()

@@ -5,7 +5,17 @@ The public API is re-exported here; see :mod:`aggregator.cluster.online` for how
 for the words it compares.
 """
 
+from aggregator.cluster.constraints import Constraints, Correction
 from aggregator.cluster.model import Assignment, ClusterDoc, ClusterSettings, Merge, Split
 from aggregator.cluster.online import Clusterer
 
-__all__ = ["Assignment", "ClusterDoc", "ClusterSettings", "Clusterer", "Merge", "Split"]
+__all__ = [
+    "Assignment",
+    "ClusterDoc",
+    "ClusterSettings",
+    "Clusterer",
+    "Constraints",
+    "Correction",
+    "Merge",
+    "Split",
+]

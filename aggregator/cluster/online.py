@@ -28,6 +28,7 @@ from datetime import datetime
 
 import numpy as np
 
+from aggregator.cluster.constraints import Constraints
 from aggregator.cluster.model import (
     Assignment,
     ClusterDoc,
@@ -53,8 +54,11 @@ from aggregator.models import Vector
 class Clusterer:
     """Assigns articles to stories one at a time; see the module docstring for the reasoning."""
 
-    def __init__(self, settings: ClusterSettings | None = None) -> None:
+    def __init__(
+        self, settings: ClusterSettings | None = None, constraints: Constraints | None = None
+    ) -> None:
         self.settings = settings or ClusterSettings()
+        self.constraints = constraints or Constraints()  # readers' corrections, kept as given
         self._stories: dict[int, StoryPool] = {}
         self._by_slot: list[int | None] = []
         self._matrix: Vector = np.zeros((0, 0), dtype=np.float32)
@@ -119,6 +123,8 @@ class Clusterer:
             first, second = self._stories[a], self._stories[b]
             if self._clearance(first, second) < 0:
                 continue
+            if not self.constraints.may_merge(first.members, second.members):
+                continue  # a reader split these apart
             value = self._score_stories(first, second)
             into, absorbed = (first, second) if keeps(first, second) else (second, first)
             self._absorb(into, absorbed)
@@ -154,6 +160,8 @@ class Clusterer:
             if found is None:
                 continue
             kept, moved, value = found
+            if not self.constraints.may_part(kept, moved):
+                continue  # a reader put these together
             new_id = min(moved, key=lambda a: sort_key(self._members[a][0]))
             if new_id in self._stories:
                 continue

@@ -16,12 +16,21 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings, Merge, Split
+from aggregator.cluster import (
+    ClusterDoc,
+    Clusterer,
+    ClusterSettings,
+    Constraints,
+    Correction,
+    Merge,
+    Split,
+)
 from aggregator.config import Settings
 from aggregator.embed import Embedder
 from aggregator.label import label_story
 from aggregator.pipeline.report import Progress, RunReport
 from aggregator.store import Store, StoredDoc, iso, to_blob
+from aggregator.store.corrections import CorrectionTable
 from aggregator.text import text_hash
 
 EMBED_BATCH = 128
@@ -100,7 +109,7 @@ class DerivedData:
         merges: list[Merge] = []
         splits: list[Split] = []
         if pending:
-            clusterer = Clusterer(self.cluster_settings())
+            clusterer = Clusterer(self.cluster_settings(), correction_constraints(self.store))
             since = clusterer.window_start(pending[0].published)
             members = self.store.window_members(since, model)
             clusterer.load((m.story_id, _cluster_doc(m)) for m in members if m.story_id is not None)
@@ -134,44 +143,82 @@ class DerivedData:
 
     def _label(self, conn: sqlite3.Connection, story_ids: set[int], now: datetime) -> None:
         """Write the summary rows of ``story_ids`` inside the caller's transaction."""
-        ids = sorted(story_ids)
-        for start in range(0, len(ids), 200):
-            members = self.store.story_members(ids[start : start + 200], self.embedder.name)
-            for story_id, docs in members.items():
-                if docs:
-                    self.store.save_story(conn, self._story_record(story_id, docs, now))
-                else:
-                    self.store.drop_story(conn, story_id)
+        label_stories(
+            self.store,
+            conn,
+            story_ids,
+            now,
+            model=self.embedder.name,
+            reader_language=self.settings.reader_language,
+        )
 
-    def _story_record(self, story_id: int, docs: list[StoredDoc], now: datetime) -> dict[str, Any]:
-        cluster_docs = [_cluster_doc(d) for d in docs]
-        label = label_story(cluster_docs, reader_language=self.settings.reader_language)
-        languages = Counter(d.language or "und" for d in docs)
-        sources = Counter(d.source for d in docs)
-        days = Counter(d.published.strftime("%Y-%m-%d") for d in docs)
-        centroid = np.mean([d.body_vector for d in docs], axis=0).astype(np.float32)
-        centroid /= float(np.linalg.norm(centroid)) or 1.0
-        names = self.store.mention_names(d.article_id for d in docs)
-        return {
-            "id": story_id,
-            "created": iso(now),
-            "updated": iso(now),
-            "first_published": iso(min(d.published for d in docs)),
-            "last_published": iso(max(d.published for d in docs)),
-            "n_articles": len(docs),
-            "n_sources": len(sources),
-            "n_languages": len(languages),
-            "languages": json.dumps([lang for lang, _ in languages.most_common()]),
-            "sources": json.dumps([s for s, _ in sources.most_common()]),
-            "tags": json.dumps(self.store.story_tags(story_id)),
-            "headline": label.headline,
-            "lead_article_id": label.lead_article_id,
-            "keywords": json.dumps(list(label.keywords), ensure_ascii=False),
-            "entities": json.dumps([names.get(e, e) for e in label.entities], ensure_ascii=False),
-            "timeline": json.dumps(sorted(days.items())),
-            "model": self.embedder.name,
-            "vector": to_blob(centroid),
-        }
+
+def correction_constraints(store: Store) -> Constraints:
+    """The readers' corrections in force, as the clusterer's must-link and cannot-link rules."""
+    return Constraints.from_corrections(
+        Correction(frozenset(c.moved), frozenset(c.stayed), frozenset(c.joined))
+        for c in CorrectionTable.in_force(store.conn)
+    )
+
+
+def label_stories(
+    store: Store,
+    conn: sqlite3.Connection,
+    story_ids: set[int],
+    now: datetime,
+    *,
+    model: str,
+    reader_language: str,
+) -> None:
+    """Write the summary rows of ``story_ids`` inside the caller's transaction; a story left
+    without articles loses its row."""
+    ids = sorted(story_ids)
+    for start in range(0, len(ids), 200):
+        members = store.story_members(ids[start : start + 200], model)
+        for story_id, docs in members.items():
+            if docs:
+                record = _story_record(store, story_id, docs, now, model, reader_language)
+                store.save_story(conn, record)
+            else:
+                store.drop_story(conn, story_id)
+
+
+def _story_record(
+    store: Store,
+    story_id: int,
+    docs: list[StoredDoc],
+    now: datetime,
+    model: str,
+    reader_language: str,
+) -> dict[str, Any]:
+    cluster_docs = [_cluster_doc(d) for d in docs]
+    label = label_story(cluster_docs, reader_language=reader_language)
+    languages = Counter(d.language or "und" for d in docs)
+    sources = Counter(d.source for d in docs)
+    days = Counter(d.published.strftime("%Y-%m-%d") for d in docs)
+    centroid = np.mean([d.body_vector for d in docs], axis=0).astype(np.float32)
+    centroid /= float(np.linalg.norm(centroid)) or 1.0
+    names = store.mention_names(d.article_id for d in docs)
+    return {
+        "id": story_id,
+        "created": iso(now),
+        "updated": iso(now),
+        "first_published": iso(min(d.published for d in docs)),
+        "last_published": iso(max(d.published for d in docs)),
+        "n_articles": len(docs),
+        "n_sources": len(sources),
+        "n_languages": len(languages),
+        "languages": json.dumps([lang for lang, _ in languages.most_common()]),
+        "sources": json.dumps([s for s, _ in sources.most_common()]),
+        "tags": json.dumps(store.story_tags(story_id)),
+        "headline": label.headline,
+        "lead_article_id": label.lead_article_id,
+        "keywords": json.dumps(list(label.keywords), ensure_ascii=False),
+        "entities": json.dumps([names.get(e, e) for e in label.entities], ensure_ascii=False),
+        "timeline": json.dumps(sorted(days.items())),
+        "model": model,
+        "vector": to_blob(centroid),
+    }
 
 
 def _cluster_doc(doc: StoredDoc) -> ClusterDoc:

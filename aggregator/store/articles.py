@@ -115,6 +115,7 @@ class ArticleQueries(Queries):
         for row in cursor:
             yield {
                 "id": row["external_id"] if row["external_id"] is not None else row["id"],
+                "article_id": row["id"],
                 "url": row["url"],
                 "story_id": row["story_id"],
                 "title": row["title"],

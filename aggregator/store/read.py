@@ -18,6 +18,7 @@ from typing import Any
 from aggregator.errors import StorageError
 from aggregator.store import connect, iso, parse_iso
 from aggregator.store.articles import ArticleQueries
+from aggregator.store.corrections import CorrectionQueries, CorrectionRow
 from aggregator.store.fts import KeywordQuery, fts_query, keyword_query
 from aggregator.store.records import (
     ARTICLE_COLUMNS,
@@ -39,7 +40,7 @@ from aggregator.store.vectors import CachedIndex, VectorIndex
 _article_filters = article_filters
 
 
-class Reader(StoryQueries, ArticleQueries):
+class Reader(StoryQueries, ArticleQueries, CorrectionQueries):
     """Read-only access; safe beside a running refresh (WAL)."""
 
     def __init__(self, path: Path) -> None:
@@ -144,6 +145,7 @@ __all__ = [
     "HALF_LIFE_HOURS",
     "SCORE_SQL",
     "ArticleRow",
+    "CorrectionRow",
     "EntityRow",
     "Facets",
     "Filters",

@@ -191,6 +191,28 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN dated INTEGER NOT NULL DEFAULT 1;
     """,
+    # 6: corrections made by readers (move, split, merge), each a fact with its author and time.
+    # 'moved' left the articles of 'stayed' and joined those of 'joined' (JSON lists of article
+    # ids); 'previous' holds what undo restores; the urls let an export carry them to another
+    # database. The clusterer reads them as must-link and cannot-link constraints.
+    """
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('move', 'split', 'merge')),
+        made TEXT NOT NULL,
+        made_by TEXT,
+        story_id INTEGER NOT NULL,
+        target_id INTEGER NOT NULL,
+        moved TEXT NOT NULL,
+        stayed TEXT NOT NULL DEFAULT '[]',
+        joined TEXT NOT NULL DEFAULT '[]',
+        urls TEXT NOT NULL DEFAULT '{}',
+        previous TEXT NOT NULL DEFAULT '{}',
+        undone TEXT,
+        undone_by TEXT
+    );
+    CREATE INDEX corrections_in_force ON corrections(undone, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

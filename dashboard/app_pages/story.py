@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import correcting
 import pandas as pd
 import streamlit as st
 import view
@@ -100,3 +101,5 @@ for other in related:
         ),
         query_params={"story": str(other.id)},
     )
+
+correcting.section(db, detail, related)
