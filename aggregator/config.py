@@ -30,7 +30,8 @@ TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 class Settings:
     """How the aggregator runs. Every field can be set as ``AGGREGATOR_<FIELD>``."""
 
-    db: Path = Path("data/aggregator.db")
+    db: Path | str = Path("data/aggregator.db")
+    """A SQLite file, or a ``postgresql://`` URL (see :func:`db_location`)."""
     feeds: Path = Path("feeds.yaml")
     model: str = "minilm"
     entities: Path = Path("data/entities.yaml")
@@ -53,7 +54,8 @@ class Settings:
 
     @property
     def lock_path(self) -> Path:
-        return self.db.with_name(self.db.name + ".lock")
+        """The refresh lock beside a SQLite file (PostgreSQL uses an advisory lock)."""
+        return Path(f"{self.db}.lock")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -77,6 +79,14 @@ class Settings:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DB_URL_SCHEMES = ("postgresql", "postgres")
+
+
+def db_location(raw: str | Path) -> Path | str:
+    """A database setting: a ``postgresql://`` URL stays text (a ``Path`` would fold its
+    ``//``); anything else is a SQLite file."""
+    text = str(raw)
+    return text if urlsplit(text).scheme in DB_URL_SCHEMES else Path(text)
 
 
 def bundled(path: Path) -> Path:
@@ -100,6 +110,8 @@ def _coerce(name: str, kind: Any, raw: str) -> Any:
             return float(raw)
         if kind_name == "Path":
             return Path(raw)
+        if kind_name == "Path | str":
+            return db_location(raw)
         if kind_name == "bool":
             return _flag(raw)
     except ValueError as exc:

@@ -8,11 +8,11 @@ records and applies it in one transaction; this module only draws the widgets an
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import streamlit as st
 import view
 
+from aggregator.config import db_location
 from aggregator.embed import model_name
 from aggregator.errors import AggregatorError
 from aggregator.pipeline.corrections import Corrections
@@ -45,7 +45,7 @@ def section(db: view.Database, detail: StoryDetail, related: list[StoryRow]) -> 
         action: Callable[[Corrections], CorrectionRow], go_to: Callable[[CorrectionRow], int]
     ) -> None:
         try:
-            with Store(Path(db.path)) as store:
+            with Store(db_location(db.path)) as store:
                 fix = Corrections(
                     store,
                     model=model_name(settings.model),

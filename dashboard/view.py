@@ -21,10 +21,11 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from aggregator.config import Settings
+from aggregator.config import Settings, db_location
 from aggregator.errors import AggregatorError, StorageError
 from aggregator.search import StoryHits, group_by_story
 from aggregator.search import search as run_search
+from aggregator.store.engine import is_postgres
 from aggregator.store.read import (
     ArticleRow,
     EntityRow,
@@ -73,7 +74,10 @@ def fail(message: str) -> NoReturn:
 
 def database() -> Database:
     """The configured database, or a clear message and the end of this page run."""
-    path = Path(os.environ.get("AGGREGATOR_DB") or settings().db)
+    where = db_location(os.environ.get("AGGREGATOR_DB") or settings().db)
+    if is_postgres(where):
+        return Database(str(where), 0)  # a server: nothing is replaced under the dashboard
+    path = Path(where)
     try:
         stamp = path.stat().st_ino
     except OSError:
@@ -88,7 +92,7 @@ def database() -> Database:
 
 @st.cache_resource(ttl=timedelta(minutes=10), show_spinner=False)
 def _reader(path: str, stamp: int) -> Reader:
-    return Reader(Path(path))
+    return Reader(db_location(path))
 
 
 def reader(db: Database) -> Reader:

@@ -29,7 +29,7 @@ from aggregator.cli.importing import eval_, extract_cmd, import_
 from aggregator.cli.reading import export, feeds, search, stories
 from aggregator.cli.refresh import demo, refresh
 from aggregator.cli.story import corrections, story
-from aggregator.config import Settings, settings_help
+from aggregator.config import Settings, db_location, settings_help
 from aggregator.errors import AggregatorError, ConfigError, LockedError, StorageError
 
 __all__ = ["cli", "main"]
@@ -56,9 +56,9 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
-    type=click.Path(path_type=Path),
     default=None,
-    help="Database file [env AGGREGATOR_DB; default data/aggregator.db].",
+    help="Database: a SQLite file or a postgresql:// URL [env AGGREGATOR_DB; "
+    "default data/aggregator.db].",
 )
 @click.option(
     "--feeds",
@@ -77,11 +77,13 @@ class Group(click.Group):
 @click.version_option(package_name="aggregator")
 @click.pass_context
 def cli(
-    ctx: click.Context, db: Path | None, feeds_path: Path | None, model: str | None, verbose: int
+    ctx: click.Context, db: str | None, feeds_path: Path | None, model: str | None, verbose: int
 ) -> None:
     """Automotive news from many feeds and languages, clustered into stories."""
     try:
-        settings = Settings.from_env(db=db, feeds=feeds_path, model=model)
+        settings = Settings.from_env(
+            db=db_location(db) if db else None, feeds=feeds_path, model=model
+        )
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
     ctx.obj = Context(settings, verbose)

@@ -11,6 +11,7 @@ import click
 
 from aggregator.cli.context import Context
 from aggregator.errors import ConfigError
+from aggregator.store.engine import absolute, describe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -26,10 +27,10 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         raise ConfigError(f"dashboard not found at {app}")
     env = {
         **os.environ,
-        "AGGREGATOR_DB": str(obj.settings.db.resolve()),
+        "AGGREGATOR_DB": absolute(obj.settings.db),
         "AGGREGATOR_MODEL": obj.settings.model,
     }
-    click.echo(f"dashboard on http://{host}:{port}  (database {obj.settings.db})")
+    click.echo(f"dashboard on http://{host}:{port}  (database {describe(obj.settings.db)})")
     command = [
         sys.executable,
         "-m",

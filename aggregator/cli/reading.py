@@ -176,7 +176,9 @@ def feeds(ctx: click.Context, reset: tuple[str, ...], reset_all: bool, as_json: 
             count = store.reset_feeds(None if reset_all else list(reset))
         click.echo(f"reset {count} feed(s)")
         return
-    if not settings.db.exists():
+    from aggregator.store.engine import exists
+
+    if not exists(settings.db):
         click.echo("No database yet. Run `aggregator refresh` (or `aggregator demo`).")
         return
     with open_reader(settings) as reader:

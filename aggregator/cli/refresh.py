@@ -113,4 +113,8 @@ def demo(obj: Context, until: datetime | None, replay: bool, serve_only: bool, p
                 day += timedelta(days=1)
         else:
             run_refresh(obj.settings, feeds, quiet=False, as_json=False, force=True)
-    click.echo(f"database: {obj.settings.db}  ·  next: aggregator stories, aggregator dashboard")
+    from aggregator.store.engine import describe
+
+    click.echo(
+        f"database: {describe(obj.settings.db)}  ·  next: aggregator stories, aggregator dashboard"
+    )

@@ -170,8 +170,9 @@ def _corrections(obj: Context) -> Iterator[Corrections]:
     from aggregator.embed import model_name
     from aggregator.pipeline.corrections import Corrections
     from aggregator.store import Store
+    from aggregator.store.engine import exists
 
-    if not obj.settings.db.exists():
+    if not exists(obj.settings.db):
         raise CorrectionError(
             f"database {obj.settings.db} does not exist: run `aggregator refresh`"
         )

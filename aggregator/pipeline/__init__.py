@@ -18,12 +18,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from aggregator.config import Settings, bundled
 from aggregator.embed import Embedder, LazyEmbedder
 from aggregator.entities import KnowledgeBase
-from aggregator.errors import LockedError
 from aggregator.fetch import Fetcher
 from aggregator.models import Article, Feed, Mention, Validators
 from aggregator.pipeline.derive import BODY_CHARS, EMBED_BATCH, DerivedData
@@ -91,17 +88,8 @@ class Pipeline(FeedWork, DerivedData):
 
     def refresh(self, feeds: Sequence[Feed], *, force: bool = False) -> RunReport:
         """One pass over the due feeds, under a lock so that two runs never overlap."""
-        lock = FileLock(str(self.settings.lock_path))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout as exc:
-            raise LockedError(
-                f"another refresh is running on {self.settings.db} (lock {lock.lock_file})"
-            ) from exc
-        try:
+        with self.store.refresh_lock():
             return self._refresh(feeds, force=force)
-        finally:
-            lock.release()
 
     def _refresh(self, feeds: Sequence[Feed], *, force: bool) -> RunReport:
         started = self.now()

@@ -12,7 +12,6 @@ applies them to another database (or the same one rebuilt) after its articles ar
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 from aggregator.errors import ConfigError, CorrectionError
 from aggregator.pipeline.derive import label_stories
-from aggregator.store import Store, parse_iso
+from aggregator.store import Store, Transaction, parse_iso
 from aggregator.store.corrections import KINDS, CorrectionRow, CorrectionTable
 
 table = CorrectionTable
@@ -242,7 +241,7 @@ class Corrections:
 
     def _replay_one(
         self,
-        conn: sqlite3.Connection,
+        conn: Transaction,
         kind: str,
         made: datetime,
         by: str | None,
@@ -281,7 +280,7 @@ class Corrections:
 
     def _free_story(
         self,
-        conn: sqlite3.Connection,
+        conn: Transaction,
         moved: list[int],
         stayed: list[int],
         before: dict[int, int],
@@ -297,7 +296,7 @@ class Corrections:
 
     # helpers --------------------------------------------------------------------------------
 
-    def _label(self, conn: sqlite3.Connection, story_ids: set[int], when: datetime) -> None:
+    def _label(self, conn: Transaction, story_ids: set[int], when: datetime) -> None:
         label_stories(
             self.store,
             conn,
@@ -308,7 +307,7 @@ class Corrections:
         )
 
     @staticmethod
-    def _story_of(conn: sqlite3.Connection, article_id: int) -> int:
+    def _story_of(conn: Transaction, article_id: int) -> int:
         exists, story = table.article_story(conn, article_id)
         if not exists:
             raise CorrectionError(f"there is no article {article_id}")
@@ -319,7 +318,7 @@ class Corrections:
         return int(story)
 
     @staticmethod
-    def _story(conn: sqlite3.Connection, story_id: int) -> int:
+    def _story(conn: Transaction, story_id: int) -> int:
         """The live story ``story_id`` leads to; an error when it has no articles."""
         resolved = table.resolve(conn, story_id)
         if not table.story_articles(conn, resolved):
@@ -327,20 +326,20 @@ class Corrections:
         return resolved
 
     @staticmethod
-    def _whereabouts(conn: sqlite3.Connection, article_id: int) -> str:
+    def _whereabouts(conn: Transaction, article_id: int) -> str:
         exists, story = table.article_story(conn, article_id)
         if not exists:
             return f"there is no article {article_id}"
         return f"it is in story {story}" if story is not None else "it is in no story yet"
 
     @staticmethod
-    def _new_story_id(conn: sqlite3.Connection, articles: Sequence[int]) -> int | None:
+    def _new_story_id(conn: Transaction, articles: Sequence[int]) -> int | None:
         """Stories are named after their first article: the first of ``articles`` (in the
         order given, oldest first) whose id names no story yet."""
         taken = table.story_ids(conn)
         return next((a for a in articles if a not in taken), None)
 
-    def _check_vectors(self, conn: sqlite3.Connection, article_ids: Sequence[int]) -> None:
+    def _check_vectors(self, conn: Transaction, article_ids: Sequence[int]) -> None:
         missing = table.missing_vectors(conn, article_ids, self.model)
         if missing:
             raise CorrectionError(

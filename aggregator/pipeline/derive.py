@@ -8,7 +8,6 @@ next one. Pipeline takes these methods from DerivedData.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -29,7 +28,7 @@ from aggregator.config import Settings
 from aggregator.embed import Embedder
 from aggregator.label import label_story
 from aggregator.pipeline.report import Progress, RunReport
-from aggregator.store import Store, StoredDoc, iso, to_blob
+from aggregator.store import Store, StoredDoc, Transaction, iso, to_blob
 from aggregator.store.corrections import CorrectionTable
 from aggregator.text import text_hash
 
@@ -141,7 +140,7 @@ class DerivedData:
         report.split_stories += len(splits)
         self.progress("clustered", len(pending))
 
-    def _label(self, conn: sqlite3.Connection, story_ids: set[int], now: datetime) -> None:
+    def _label(self, conn: Transaction, story_ids: set[int], now: datetime) -> None:
         """Write the summary rows of ``story_ids`` inside the caller's transaction."""
         label_stories(
             self.store,
@@ -163,7 +162,7 @@ def correction_constraints(store: Store) -> Constraints:
 
 def label_stories(
     store: Store,
-    conn: sqlite3.Connection,
+    conn: Transaction,
     story_ids: set[int],
     now: datetime,
     *,

@@ -1,4 +1,5 @@
-"""The only module that speaks SQL. SQLite through sqlite-utils, in WAL mode.
+"""The only package that speaks SQL. SQLite through sqlite-utils, in WAL mode, or PostgreSQL with
+pgvector when the location is a ``postgresql://`` URL (:mod:`aggregator.store.engine`).
 
 Writers keep transactions short (one feed, one batch of embeddings, one batch of assignments), so
 readers (the dashboard, the CLI) never wait long and never see "database is locked": WAL lets them
@@ -18,14 +19,20 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
+from filelock import FileLock, Timeout
 
-from aggregator.errors import StorageError
+from aggregator.errors import LockedError, StorageError
 from aggregator.models import Article, Feed, Mention, Vector
+from aggregator.store.engine import Connection, Location, describe, is_postgres
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
 
 BUSY_TIMEOUT_MS = 15_000
+
+Transaction = Connection
+"""What ``Store.transaction()`` yields and the write methods take: the engine's connection
+inside one open transaction, opaque to the code above the store."""
 
 
 def iso(moment: datetime) -> str:
@@ -120,16 +127,31 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Store:
-    """Writes for the refresh and imports; reads live in :mod:`aggregator.store.read`."""
+    """Writes for the refresh and imports; reads live in :mod:`aggregator.store.read`.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn = connect(path)
-        self.db = sqlite_utils.Database(self.conn)
+    ``Store(location)`` opens the engine the location names: a path is a SQLite file, a
+    ``postgresql://`` URL a PostgreSQL database (:class:`aggregator.store.postgres.PostgresStore`).
+    """
+
+    conn: Connection
+
+    def __new__(cls, location: Location) -> Store:
+        if cls is Store and is_postgres(location):
+            from aggregator.store.postgres import PostgresStore
+
+            return super().__new__(PostgresStore)
+        return super().__new__(cls)
+
+    def __init__(self, location: Location) -> None:
+        self.path = Path(location)
+        self.where = describe(location)
+        self.sqlite = connect(self.path)
+        self.conn = self.sqlite
+        self.db = sqlite_utils.Database(self.sqlite)
         self.migrate()
 
     def close(self) -> None:
-        self.conn.close()
+        self.sqlite.close()
 
     def __enter__(self) -> Store:
         return self
@@ -138,8 +160,27 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
+    def refresh_lock(self) -> Iterator[None]:
+        """Held for a whole refresh, so that two runs on one SQLite file never overlap."""
+        lock = FileLock(str(self.path.with_name(self.path.name + ".lock")))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout as exc:
+            raise LockedError(
+                f"another refresh is running on {self.path} (lock {lock.lock_file})"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic write: everything inside commits together or not at all.
+
+        The connection it yields is the handle the write methods (``insert_articles``,
+        ``assign``, ``save_story``, ...) take, so that they join this transaction.
+        """
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
@@ -203,7 +244,7 @@ class Store:
             paused=bool(row["paused"]),
         )
 
-    def record_feed(self, conn: sqlite3.Connection, name: str, **values: Any) -> None:
+    def record_feed(self, conn: Connection, name: str, **values: Any) -> None:
         """Update a feed row inside the caller's transaction."""
         if not values:
             return
@@ -259,7 +300,7 @@ class Store:
 
     def insert_articles(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         articles: Sequence[tuple[Article, Sequence[Mention]]],
         *,
         fetched: datetime,
@@ -278,10 +319,11 @@ class Store:
             ).fetchone():
                 continue
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO articles (url, url_key, guid_key, content_hash, source, "
+                "INSERT INTO articles (url, url_key, guid_key, content_hash, source, "
                 "external_id, title, summary, text, author, published, fetched, language, image, "
                 "summary_only, extract_method, tags, dated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (
                     article.url,
                     url_key(article.url),
@@ -303,13 +345,15 @@ class Store:
                     int(article.published is not None),
                 ),
             )
-            if cursor.rowcount != 1 or cursor.lastrowid is None:
+            returned = cursor.fetchall()  # one row, or none for a duplicate
+            if not returned:
                 continue
-            article_id = int(cursor.lastrowid)
+            article_id = int(returned[0][0])
             inserted.append(article_id)
             conn.executemany(
-                "INSERT OR REPLACE INTO mentions (article_id, entity_id, name, kind, count) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO mentions (article_id, entity_id, name, kind, count) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, entity_id) DO UPDATE SET "
+                "name = excluded.name, kind = excluded.kind, count = excluded.count",
                 [(article_id, m.entity_id, m.name, m.kind, m.count) for m in mentions],
             )
         return inserted
@@ -356,13 +400,13 @@ class Store:
             "SELECT a.id, a.story_id, a.source, a.language, a.published, a.dated, a.title, "
             " a.text, "
             " t.vector AS tv, b.vector AS bv, "
-            " (SELECT group_concat(entity_id, char(31)) FROM mentions m "
+            " (SELECT group_concat(entity_id, ?) FROM mentions m "
             "  WHERE m.article_id = a.id) AS ents "
             "FROM articles a "
             "JOIN embeddings b ON b.article_id = a.id AND b.model = ? AND b.field = 'body' "
             "JOIN embeddings t ON t.article_id = a.id AND t.model = ? AND t.field = 'title' "
             f"WHERE {where} ORDER BY a.published, a.id",
-            (model, model, *params),
+            ("\x1f", model, model, *params),
         ).fetchall()
         return [
             StoredDoc(
@@ -391,27 +435,25 @@ class Store:
             "a.story_id IN (SELECT id FROM stories WHERE last_published >= ?)", (iso(since),), model
         )
 
-    def assign(
-        self, conn: sqlite3.Connection, pairs: Sequence[tuple[int, int]], when: datetime
-    ) -> None:
+    def assign(self, conn: Connection, pairs: Sequence[tuple[int, int]], when: datetime) -> None:
         conn.executemany(
             "UPDATE articles SET story_id = ?, clustered = ? WHERE id = ?",
             [(story, iso(when), article) for article, story in pairs],
         )
 
-    def merge(self, conn: sqlite3.Connection, absorbed: int, into: int, when: datetime) -> None:
+    def merge(self, conn: Connection, absorbed: int, into: int, when: datetime) -> None:
         """Move a story's articles into another and remember the old id."""
         conn.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (into, absorbed))
         conn.execute("DELETE FROM stories WHERE id = ?", (absorbed,))
         conn.execute(
-            "INSERT OR REPLACE INTO story_merges (absorbed, into_id, merged) VALUES (?, ?, ?)",
+            "INSERT INTO story_merges (absorbed, into_id, merged) VALUES (?, ?, ?) "
+            "ON CONFLICT (absorbed) DO UPDATE SET into_id = excluded.into_id, "
+            "merged = excluded.merged",
             (absorbed, into, iso(when)),
         )
         conn.execute("UPDATE story_merges SET into_id = ? WHERE into_id = ?", (into, absorbed))
 
-    def split(
-        self, conn: sqlite3.Connection, moved: Sequence[int], new_story: int, when: datetime
-    ) -> None:
+    def split(self, conn: Connection, moved: Sequence[int], new_story: int, when: datetime) -> None:
         """Move ``moved`` articles to the new story ``new_story``.
 
         Its id is the id of its first article; if that once named a story merged away, the old
@@ -430,7 +472,7 @@ class Store:
                     members[doc.story_id].append(doc)
         return members
 
-    def save_story(self, conn: sqlite3.Connection, record: dict[str, Any]) -> None:
+    def save_story(self, conn: Connection, record: dict[str, Any]) -> None:
         """Insert or replace one story summary row (computed by the pipeline from its members)."""
         columns = ", ".join(record)
         marks = ", ".join("?" * len(record))
@@ -466,7 +508,7 @@ class Store:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
-    def drop_story(self, conn: sqlite3.Connection, story_id: int) -> None:
+    def drop_story(self, conn: Connection, story_id: int) -> None:
         """Remove the summary of a story that no longer has articles."""
         conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))
 
@@ -489,9 +531,10 @@ class Store:
                 "WHERE status = 'running' AND finished IS NULL"
             )
             cursor = conn.execute(
-                "INSERT INTO runs (started, status) VALUES (?, 'running')", (iso(started),)
+                "INSERT INTO runs (started, status) VALUES (?, 'running') RETURNING id",
+                (iso(started),),
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchall()[0][0])
 
     def finish_run(
         self, run_id: int, finished: datetime, status: str, report: dict[str, Any]

@@ -9,13 +9,13 @@ joined into :class:`aggregator.store.read.Reader`.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aggregator.store import iso, parse_iso
+from aggregator.store.engine import Connection, Row
 from aggregator.store.records import Queries
 from aggregator.urls import url_key
 
@@ -99,7 +99,7 @@ class CorrectionRow:
         }
 
 
-def _correction(row: sqlite3.Row) -> CorrectionRow:
+def _correction(row: Row) -> CorrectionRow:
     return CorrectionRow(
         id=int(row["id"]),
         kind=str(row["kind"]),
@@ -127,7 +127,7 @@ class CorrectionTable:
 
     @staticmethod
     def record(
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
         kind: str,
         made: datetime,
@@ -144,7 +144,7 @@ class CorrectionTable:
         urls = CorrectionTable.urls(conn, [*moved, *stayed, *joined])
         cursor = conn.execute(
             "INSERT INTO corrections (kind, made, made_by, story_id, target_id, moved, stayed, "
-            "joined, urls, previous) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "joined, urls, previous) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 kind,
                 iso(made),
@@ -158,41 +158,38 @@ class CorrectionTable:
                 json.dumps(previous or {}),
             ),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchall()[0][0])
 
     @staticmethod
-    def get(conn: sqlite3.Connection, correction_id: int) -> CorrectionRow:
+    def get(conn: Connection, correction_id: int) -> CorrectionRow:
         row = conn.execute("SELECT * FROM corrections WHERE id = ?", (correction_id,)).fetchone()
         return _correction(row)
 
     @staticmethod
-    def last_in_force(conn: sqlite3.Connection) -> CorrectionRow | None:
+    def last_in_force(conn: Connection) -> CorrectionRow | None:
         row = conn.execute(
             "SELECT * FROM corrections WHERE undone IS NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return _correction(row) if row else None
 
     @staticmethod
-    def in_force(conn: sqlite3.Connection) -> list[CorrectionRow]:
+    def in_force(conn: Connection) -> list[CorrectionRow]:
         """Corrections not undone, oldest first: the order constraints are built in."""
         rows = conn.execute("SELECT * FROM corrections WHERE undone IS NULL ORDER BY id")
         return [_correction(r) for r in rows]
 
     @staticmethod
-    def already_recorded(
-        conn: sqlite3.Connection, kind: str, made: datetime, made_by: str | None
-    ) -> bool:
+    def already_recorded(conn: Connection, kind: str, made: datetime, made_by: str | None) -> bool:
         """Whether a correction of this kind, time and author is known (a re-imported export)."""
         row = conn.execute(
-            "SELECT 1 FROM corrections WHERE kind = ? AND made = ? AND made_by IS ? LIMIT 1",
+            "SELECT 1 FROM corrections WHERE kind = ? AND made = ? "
+            "AND made_by IS NOT DISTINCT FROM ? LIMIT 1",
             (kind, iso(made), made_by),
         ).fetchone()
         return row is not None
 
     @staticmethod
-    def mark_undone(
-        conn: sqlite3.Connection, correction_id: int, when: datetime, by: str | None
-    ) -> None:
+    def mark_undone(conn: Connection, correction_id: int, when: datetime, by: str | None) -> None:
         conn.execute(
             "UPDATE corrections SET undone = ?, undone_by = ? WHERE id = ?",
             (iso(when), by, correction_id),
@@ -201,13 +198,13 @@ class CorrectionTable:
     # articles and stories --------------------------------------------------------------------
 
     @staticmethod
-    def article_story(conn: sqlite3.Connection, article_id: int) -> tuple[bool, int | None]:
+    def article_story(conn: Connection, article_id: int) -> tuple[bool, int | None]:
         """(whether the article exists, its story id)."""
         row = conn.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
         return (False, None) if row is None else (True, row[0])
 
     @staticmethod
-    def story_articles(conn: sqlite3.Connection, story_id: int) -> list[int]:
+    def story_articles(conn: Connection, story_id: int) -> list[int]:
         """The articles of a story, oldest first."""
         rows = conn.execute(
             "SELECT id FROM articles WHERE story_id = ? ORDER BY published, id", (story_id,)
@@ -215,7 +212,7 @@ class CorrectionTable:
         return [int(r[0]) for r in rows]
 
     @staticmethod
-    def resolve(conn: sqlite3.Connection, story_id: int) -> int:
+    def resolve(conn: Connection, story_id: int) -> int:
         """Follow merges, so that an old story id leads to its story."""
         seen: set[int] = set()
         current = story_id
@@ -230,13 +227,13 @@ class CorrectionTable:
         return current
 
     @staticmethod
-    def story_ids(conn: sqlite3.Connection) -> set[int]:
+    def story_ids(conn: Connection) -> set[int]:
         """Ids of every story that has articles."""
         rows = conn.execute("SELECT DISTINCT story_id FROM articles WHERE story_id IS NOT NULL")
         return {int(r[0]) for r in rows}
 
     @staticmethod
-    def urls(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int, str]:
+    def urls(conn: Connection, article_ids: Sequence[int]) -> dict[int, str]:
         found: dict[int, str] = {}
         for chunk in _chunks(sorted(set(article_ids))):
             rows = conn.execute(
@@ -247,7 +244,7 @@ class CorrectionTable:
         return found
 
     @staticmethod
-    def ids_by_url(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str, int]:
+    def ids_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
         """Article ids of ``urls`` (matched by normalised url), for corrections from an export."""
         keys = {url_key(u): u for u in urls}
         found: dict[str, int] = {}
@@ -261,9 +258,7 @@ class CorrectionTable:
         return found
 
     @staticmethod
-    def missing_vectors(
-        conn: sqlite3.Connection, article_ids: Sequence[int], model: str
-    ) -> list[int]:
+    def missing_vectors(conn: Connection, article_ids: Sequence[int], model: str) -> list[int]:
         """Which articles lack a title or body vector of ``model`` (a story is labelled from
         them)."""
         missing: list[int] = []
@@ -279,7 +274,7 @@ class CorrectionTable:
 
     @staticmethod
     def place(
-        conn: sqlite3.Connection, placements: Sequence[tuple[int, int | None]], when: datetime
+        conn: Connection, placements: Sequence[tuple[int, int | None]], when: datetime
     ) -> None:
         """Put articles in stories: (article id, story id) pairs."""
         conn.executemany(
@@ -290,7 +285,7 @@ class CorrectionTable:
     # merges ----------------------------------------------------------------------------------
 
     @staticmethod
-    def merges(conn: sqlite3.Connection, absorbed: Sequence[int]) -> list[tuple[int, int, str]]:
+    def merges(conn: Connection, absorbed: Sequence[int]) -> list[tuple[int, int, str]]:
         """The story_merges rows of some absorbed ids: (absorbed, into, when)."""
         found: list[tuple[int, int, str]] = []
         for chunk in _chunks(sorted(set(absorbed))):
@@ -303,22 +298,24 @@ class CorrectionTable:
         return found
 
     @staticmethod
-    def merged_into(conn: sqlite3.Connection, story_id: int) -> list[int]:
+    def merged_into(conn: Connection, story_id: int) -> list[int]:
         rows = conn.execute(
             "SELECT absorbed FROM story_merges WHERE into_id = ? ORDER BY absorbed", (story_id,)
         )
         return [int(r[0]) for r in rows]
 
     @staticmethod
-    def forget_merges(conn: sqlite3.Connection, absorbed: Sequence[int]) -> None:
+    def forget_merges(conn: Connection, absorbed: Sequence[int]) -> None:
         conn.executemany(
             "DELETE FROM story_merges WHERE absorbed = ?", [(story,) for story in absorbed]
         )
 
     @staticmethod
-    def restore_merges(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
+    def restore_merges(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
         conn.executemany(
-            "INSERT OR REPLACE INTO story_merges (absorbed, into_id, merged) VALUES (?, ?, ?)",
+            "INSERT INTO story_merges (absorbed, into_id, merged) VALUES (?, ?, ?) "
+            "ON CONFLICT (absorbed) DO UPDATE SET into_id = excluded.into_id, "
+            "merged = excluded.merged",
             [(int(a), int(b), str(c)) for a, b, c in rows],
         )
 
@@ -328,10 +325,10 @@ class CorrectionQueries(Queries):
 
     def corrections(self, *, limit: int | None = None) -> list[CorrectionRow]:
         """Every correction, the newest first."""
-        rows = self._rows(
-            "SELECT * FROM corrections ORDER BY id DESC LIMIT ?",
-            (limit if limit is not None else -1,),
-        )
+        if limit is None:
+            rows = self._rows("SELECT * FROM corrections ORDER BY id DESC")
+        else:
+            rows = self._rows("SELECT * FROM corrections ORDER BY id DESC LIMIT ?", (limit,))
         return [_correction(r) for r in rows]
 
     def merged_into(self, story_id: int) -> list[int]:

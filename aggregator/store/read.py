@@ -19,6 +19,7 @@ from aggregator.errors import StorageError
 from aggregator.store import connect, iso, parse_iso
 from aggregator.store.articles import ArticleQueries
 from aggregator.store.corrections import CorrectionQueries, CorrectionRow
+from aggregator.store.engine import Location, is_postgres
 from aggregator.store.fts import KeywordQuery, fts_query, keyword_query
 from aggregator.store.records import (
     ARTICLE_COLUMNS,
@@ -40,29 +41,45 @@ from aggregator.store.vectors import CachedIndex, VectorIndex
 _article_filters = article_filters
 
 
-class Reader(StoryQueries, ArticleQueries, CorrectionQueries):
-    """Read-only access; safe beside a running refresh (WAL)."""
+def check_version(where: str, version: int) -> None:
+    """Refuse a database whose schema this aggregator does not read, saying what to do."""
+    if version == 0:
+        raise StorageError(f"{where} is not an aggregator database (no schema)")
+    if version < SCHEMA_VERSION:
+        raise StorageError(
+            f"{where} has schema version {version}; this aggregator reads version "
+            f"{SCHEMA_VERSION}: run `aggregator refresh` (or `aggregator import`) once to "
+            "upgrade it"
+        )
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{where} has schema version {version}, newer than this aggregator "
+            f"({SCHEMA_VERSION}); upgrade the aggregator"
+        )
 
-    def __init__(self, path: Path) -> None:
+
+class Reader(StoryQueries, ArticleQueries, CorrectionQueries):
+    """Read-only access; safe beside a running refresh (WAL).
+
+    ``Reader(location)`` reads the engine the location names, like ``Store(location)``.
+    """
+
+    def __new__(cls, location: Location) -> Reader:
+        if cls is Reader and is_postgres(location):
+            from aggregator.store.postgres import PostgresReader
+
+            return super().__new__(PostgresReader)
+        return super().__new__(cls)
+
+    def __init__(self, location: Location) -> None:
+        path = Path(location)
         self.path = path
         self.conn = connect(path, readonly=True)
         try:
             version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{path} is not a readable aggregator database: {exc}") from exc
-        if version == 0:
-            raise StorageError(f"{path} is not an aggregator database (no schema)")
-        if version < SCHEMA_VERSION:
-            raise StorageError(
-                f"{path} has schema version {version}; this aggregator reads version "
-                f"{SCHEMA_VERSION}: run `aggregator refresh` (or `aggregator import`) once to "
-                "upgrade it"
-            )
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"{path} has schema version {version}, newer than this aggregator "
-                f"({SCHEMA_VERSION}); upgrade the aggregator"
-            )
+        check_version(str(path), version)
         self._indexes: dict[str, CachedIndex] = {}
         self._story_indexes: dict[str, tuple[str, VectorIndex]] = {}
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from aggregator.errors import StorageError
 from aggregator.store import iso, parse_iso
+from aggregator.store.engine import Connection, Row
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class Filters:
     tags: tuple[str, ...] = ()
 
 
-def story_row(row: sqlite3.Row, score: float = 0.0) -> StoryRow:
+def story_row(row: Row, score: float = 0.0) -> StoryRow:
     """A row of ``stories`` (selected as ``s.*``) as a :class:`StoryRow`."""
     return StoryRow(
         id=int(row["id"]),
@@ -182,7 +183,7 @@ def story_row(row: sqlite3.Row, score: float = 0.0) -> StoryRow:
     )
 
 
-def article_row(row: sqlite3.Row, rank: float = 0.0) -> ArticleRow:
+def article_row(row: Row, rank: float = 0.0) -> ArticleRow:
     """A row selected with :data:`ARTICLE_COLUMNS` as an :class:`ArticleRow`."""
     return ArticleRow(
         id=int(row["id"]),
@@ -253,9 +254,9 @@ class Queries:
     """What every query mixin of the reader relies on: a read-only connection and its path."""
 
     path: Path
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(self.conn.execute(sql, tuple(params)).fetchall())
         except sqlite3.DatabaseError as exc:

@@ -61,6 +61,8 @@ class StoryQueries(Queries):
     """The reader's story queries; story centroids are kept in memory per model."""
 
     _story_indexes: dict[str, tuple[str, VectorIndex]]
+    score_sql = SCORE_SQL
+    """The ranking in the engine's SQL; its first parameter is "now"."""
 
     def top_stories(
         self, *, limit: int = 20, filters: Filters | None = None, now: datetime | None = None
@@ -85,7 +87,7 @@ class StoryQueries(Queries):
         reference = iso(now or self.reference_now())
         total = int(self._rows(f"SELECT count(*) FROM stories s WHERE {where}", params)[0][0])
         rows = self._rows(
-            f"SELECT s.*, {SCORE_SQL} AS score FROM stories s WHERE {where} "
+            f"SELECT s.*, {self.score_sql} AS score FROM stories s WHERE {where} "
             "ORDER BY score DESC, s.id DESC LIMIT ? OFFSET ?",
             (reference, *params, limit, offset),
         )
@@ -122,14 +124,17 @@ class StoryQueries(Queries):
 
     def _story_index(self, model: str | None) -> VectorIndex:
         marker_row = self._rows(
-            "SELECT count(*) AS n, max(updated) AS u FROM stories WHERE model IS ?", (model,)
+            "SELECT count(*) AS n, max(updated) AS u FROM stories "
+            "WHERE model IS NOT DISTINCT FROM ?",
+            (model,),
         )[0]
         marker = f"{marker_row['n']}|{marker_row['u']}"
         cached = self._story_indexes.get(model or "")
         if cached is not None and cached[0] == marker:
             return cached[1]
         rows = self._rows(
-            "SELECT id, vector FROM stories WHERE model IS ? AND vector IS NOT NULL ORDER BY id",
+            "SELECT id, vector FROM stories WHERE model IS NOT DISTINCT FROM ? "
+            "AND vector IS NOT NULL ORDER BY id",
             (model,),
         )
         index = VectorIndex(

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from aggregator.errors import ConfigError, StorageError
 from aggregator.store import Store, from_blob, iso, parse_iso
+from aggregator.store.engine import Connection, Row
 from aggregator.store.read import Filters, _article_filters, keyword_query
 
 MAX_DELIVERY_ATTEMPTS = 5
@@ -67,7 +68,7 @@ class Hit:
     score: float
 
 
-def has_tables(conn: sqlite3.Connection) -> bool:
+def has_tables(conn: Connection) -> bool:
     """Whether the database has reached the schema with watches (a reader may be older)."""
     row = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'watches'"
@@ -75,7 +76,7 @@ def has_tables(conn: sqlite3.Connection) -> bool:
     return row is not None
 
 
-def _watch(row: sqlite3.Row) -> Watch:
+def _watch(row: Row) -> Watch:
     keys = row.keys()
     return Watch(
         id=int(row["id"]),
@@ -134,7 +135,7 @@ def remove_watch(store: Store, name: str) -> bool:
         return conn.execute("DELETE FROM watches WHERE name = ?", (name,)).rowcount == 1
 
 
-def list_watches(conn: sqlite3.Connection) -> list[Watch]:
+def list_watches(conn: Connection) -> list[Watch]:
     """Every watch with its unread and total hit counts, by name."""
     if not has_tables(conn):
         return []
@@ -147,21 +148,23 @@ def list_watches(conn: sqlite3.Connection) -> list[Watch]:
     return [_watch(r) for r in rows]
 
 
-def get_watch(conn: sqlite3.Connection, name: str) -> Watch:
+def get_watch(conn: Connection, name: str) -> Watch:
     for watch in list_watches(conn):
         if watch.name == name:
             return watch
     raise ConfigError(f"no saved search named {name!r} (see `aggregator watch list`)")
 
 
-def newest_article_id(conn: sqlite3.Connection) -> int:
+def newest_article_id(conn: Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
 
 
-def keyword_matches(
-    conn: sqlite3.Connection, watch: Watch, after: int, upto: int
-) -> dict[int, float]:
+def keyword_matches(conn: Connection, watch: Watch, after: int, upto: int) -> dict[int, float]:
     """Articles with ``after < id <= upto`` that match the watch's words, with BM25 scores."""
+    if not isinstance(conn, sqlite3.Connection):
+        from aggregator.store.postgres.search import watch_keyword_matches
+
+        return watch_keyword_matches(conn, watch.query, watch.filters, after, upto)
     parsed = keyword_query(watch.query)
     if not parsed:
         return {}
@@ -180,7 +183,7 @@ def keyword_matches(
 
 
 def semantic_matches(
-    conn: sqlite3.Connection,
+    conn: Connection,
     watch: Watch,
     after: int,
     upto: int,
@@ -228,8 +231,8 @@ def record_hits(
             story_id = found[0] if found else None
             new_story = story_id is not None and story_id not in seen
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO watch_hits (watch_id, article_id, story_id, new_story, "
-                "score, found) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO watch_hits (watch_id, article_id, story_id, new_story, "
+                "score, found) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (watch.id, article_id, story_id, int(new_story), matches[article_id], iso(now)),
             )
             if cursor.rowcount == 1:
@@ -237,9 +240,9 @@ def record_hits(
                 if story_id is not None:
                     seen.add(story_id)
         conn.execute(
-            "UPDATE watches SET last_article_id = max(last_article_id, ?), last_run = ? "
-            "WHERE id = ?",
-            (upto, iso(now), watch.id),
+            "UPDATE watches SET last_article_id = CASE WHEN last_article_id > ? "
+            "THEN last_article_id ELSE ? END, last_run = ? WHERE id = ?",
+            (upto, upto, iso(now), watch.id),
         )
     return inserted
 
@@ -252,7 +255,7 @@ HIT_SELECT = (
 )
 
 
-def _hit(row: sqlite3.Row) -> Hit:
+def _hit(row: Row) -> Hit:
     return Hit(
         id=int(row["id"]),
         watch_id=int(row["watch_id"]),
@@ -271,7 +274,7 @@ def _hit(row: sqlite3.Row) -> Hit:
     )
 
 
-def hits(conn: sqlite3.Connection, watch: Watch, *, unread_only: bool = False) -> list[Hit]:
+def hits(conn: Connection, watch: Watch, *, unread_only: bool = False) -> list[Hit]:
     """The watch's hits, newest article first."""
     where = " AND h.read = 0" if unread_only else ""
     rows = conn.execute(
@@ -281,7 +284,7 @@ def hits(conn: sqlite3.Connection, watch: Watch, *, unread_only: bool = False) -
     return [_hit(r) for r in rows]
 
 
-def new_story_count(conn: sqlite3.Connection, watch: Watch) -> int:
+def new_story_count(conn: Connection, watch: Watch) -> int:
     """How many of the watch's hits were the first it saw of their story."""
     row = conn.execute(
         "SELECT count(*) FROM watch_hits WHERE watch_id = ? AND new_story = 1", (watch.id,)
@@ -309,7 +312,7 @@ def mark_read(store: Store, watch: Watch, hit_ids: Sequence[int] | None = None) 
         return count
 
 
-def undelivered(conn: sqlite3.Connection, watch: Watch) -> list[Hit]:
+def undelivered(conn: Connection, watch: Watch) -> list[Hit]:
     """Hits not yet sent, that have not used up their delivery attempts, oldest first."""
     rows = conn.execute(
         f"{HIT_SELECT} WHERE h.watch_id = ? AND h.delivered IS NULL AND h.attempts < ? "

@@ -1,0 +1,233 @@
+"""Keyword and vector search on PostgreSQL.
+
+Keyword search takes the same parsed query as SQLite (:func:`aggregator.store.fts.keyword_query`,
+an FTS5 expression of quoted words and phrases, ``*`` prefixes, ``AND``/``OR``/``NOT`` and
+parentheses) and turns it into a ``tsquery``: each word or phrase matches its words as written
+(the 'simple' configuration, folded like the index) or, in any language the database holds
+articles in, its stemmed form in that language's configuration. Chinese and Japanese phrases
+arrive as bigram phrases and match the bigrams the index holds.
+
+Scores differ from SQLite's: ``ts_rank`` with titles weighted 3:1 over bodies (weights A and
+B), where SQLite uses BM25 with the same 3:1 weights. Both rank articles with the words in the
+title first and more occurrences higher; ties are broken by article id on both, so small result
+sets come back in the same order, and large ones close to it.
+
+Semantic search reads the HNSW index (cosine) through :class:`PgVectorIndex`, which answers the
+same questions as the in-memory :class:`aggregator.store.vectors.VectorIndex` SQLite readers use.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from aggregator.store.engine import Connection
+from aggregator.store.fts import keyword_query
+from aggregator.store.postgres.schema import LANGUAGE_CONFIGS, VECTOR_DIMENSIONS
+from aggregator.store.records import Filters, article_filters
+
+RANK = "ts_rank('{0, 0, 0.333333, 1}', a.fts, query.q)"
+"""Title words (weight A) count three times body words (weight B), as in SQLite's BM25."""
+
+LANGUAGES_TTL = 300.0
+
+_TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|\(|\)|[^\s()]+')
+
+
+class TsQuery:
+    """An FTS5 expression as SQL that builds the equivalent ``tsquery``, with its parameters."""
+
+    def __init__(self, expression: str, configs: Sequence[str]) -> None:
+        self.configs = ["simple", *sorted(set(configs) - {"simple"})]
+        self.params: list[Any] = []
+        self.sql = self._parse(_TOKEN.findall(expression))
+
+    def _term(self, token: str) -> str:
+        prefix = token.endswith("*")
+        words = token.rstrip("*").strip('"').replace('""', '"')
+        alternatives = []
+        for config in self.configs:
+            if prefix and " " not in words.strip():
+                self.params.append("'" + words.strip().replace("'", "''") + "':*")
+                alternatives.append(f"to_tsquery('{config}', fold(?))")
+            else:
+                self.params.append(words)
+                alternatives.append(f"phraseto_tsquery('{config}', fold(?))")
+        return "(" + " || ".join(alternatives) + ")"
+
+    def _parse(self, tokens: list[str]) -> str:
+        parts: list[str] = []
+        operator = "&&"
+        negate = False
+        stack: list[tuple[list[str], str, bool]] = []
+        for token in tokens:
+            upper = token.upper()
+            if upper in ("AND", "OR", "NOT"):
+                operator = "||" if upper == "OR" else "&&"
+                negate = upper == "NOT"
+                continue
+            if token == "(":
+                stack.append((parts, operator, negate))
+                parts, operator, negate = [], "&&", False
+                continue
+            if token == ")":
+                if not stack:
+                    continue
+                inner = "(" + " ".join(parts) + ")" if parts else ""
+                parts, operator, negate = stack.pop()
+                if inner:
+                    self._add(parts, inner, operator, negate)
+                operator, negate = "&&", False
+                continue
+            if token.startswith("NEAR"):
+                continue
+            self._add(parts, self._term(token), operator, negate)
+            operator, negate = "&&", False
+        while stack:  # unbalanced parentheses: close them
+            inner = "(" + " ".join(parts) + ")" if parts else ""
+            parts, operator, negate = stack.pop()
+            if inner:
+                self._add(parts, inner, operator, negate)
+        return " ".join(parts)
+
+    @staticmethod
+    def _add(parts: list[str], term: str, operator: str, negate: bool) -> None:
+        if negate:
+            term = f"!!{term}"
+        parts.append(f"{operator} {term}" if parts else term)
+
+
+class KeywordSearch:
+    """Keyword queries for one connection; remembers which languages the articles are in."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._configs: tuple[float, list[str]] | None = None
+
+    def configs(self) -> list[str]:
+        """The stemming configurations of the languages stored (looked up every few minutes)."""
+        now = time.monotonic()
+        if self._configs is None or now - self._configs[0] > LANGUAGES_TTL:
+            rows = self.conn.execute(
+                "SELECT DISTINCT lower(split_part(coalesce(language, ''), '-', 1)) FROM articles"
+            ).fetchall()
+            configs = sorted({LANGUAGE_CONFIGS[r[0]] for r in rows if r[0] in LANGUAGE_CONFIGS})
+            available = {
+                str(r[0])
+                for r in self.conn.execute("SELECT cfgname::text FROM pg_ts_config").fetchall()
+            }
+            self._configs = (now, [c for c in configs if c in available])
+        return self._configs[1]
+
+    def tsquery(self, text: str) -> str | None:
+        """The user's search as ``tsquery`` text, or None when it has no words."""
+        parsed = keyword_query(text)
+        if not parsed:
+            return None
+        built = TsQuery(parsed.expression, self.configs())
+        if not built.sql:
+            return None
+        row = self.conn.execute(f"SELECT ({built.sql})::text", built.params).fetchone()
+        query = str(row[0] or "")
+        return query or None
+
+    def matches(
+        self,
+        text: str,
+        columns: str,
+        *,
+        filters: Filters,
+        limit: int | None = None,
+        id_range: tuple[int, int] | None = None,
+    ) -> list[Any]:
+        """Rows of ``columns`` (plus ``score``) for articles matching ``text``, best first."""
+        query = self.tsquery(text)
+        if query is None:
+            return []
+        clauses, params = article_filters(filters)
+        if id_range is not None:
+            clauses += " AND a.id > ? AND a.id <= ?"
+            params = [*params, *id_range]
+        sql = (
+            f"SELECT {columns}, {RANK} AS score FROM articles a, "
+            f"(SELECT ?::tsquery AS q) query WHERE a.fts @@ query.q{clauses} "
+            "ORDER BY score DESC, a.id"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, limit]
+        return list(self.conn.execute(sql, (query, *params)).fetchall())
+
+
+def watch_keyword_matches(
+    conn: Connection, text: str, filters: Filters, after: int, upto: int
+) -> dict[int, float]:
+    """Articles with ``after < id <= upto`` matching a saved search's words, with scores."""
+    rows = KeywordSearch(conn).matches(text, "a.id", filters=filters, id_range=(after, upto))
+    return {int(r[0]): float(r[1]) for r in rows}
+
+
+def vector_literal(vector: Any) -> str:
+    """A vector as pgvector's text form."""
+    return "[" + ",".join(f"{x:.8g}" for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+
+
+class PgVectorIndex:
+    """The body embeddings of one model, searched in the database: the HNSW index (cosine) for
+    384-wide vectors, an exact scan for any other width. Same questions as
+    :class:`aggregator.store.vectors.VectorIndex`."""
+
+    def __init__(self, conn: Connection, model: str) -> None:
+        self.conn = conn
+        self.model = model
+        row = conn.execute(
+            "SELECT count(*), max(vector_dims(embedding)) FROM embeddings "
+            "WHERE model = ? AND field = 'body'",
+            (model,),
+        ).fetchone()
+        self.size = int(row[0])
+        self.dimensions = int(row[1] or 0)
+
+    @property
+    def ids(self) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT article_id FROM embeddings WHERE model = ? AND field = 'body' "
+            "ORDER BY article_id",
+            (self.model,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def nearest(
+        self, vector: Any, k: int, *, allowed: Sequence[int] | None = None
+    ) -> tuple[list[int], list[float]]:
+        """The ``k`` ids nearest ``vector`` by cosine, best first; ``allowed`` restricts them."""
+        if self.size == 0 or k <= 0 or (allowed is not None and not allowed):
+            return [], []
+        width = len(np.asarray(vector))
+        params: list[Any] = [vector_literal(vector), self.model]
+        if width == VECTOR_DIMENSIONS:
+            distance = f"e.embedding::vector({VECTOR_DIMENSIONS}) <=> ?::vector"
+            where = f"AND vector_dims(e.embedding) = {VECTOR_DIMENSIONS}"
+        else:
+            distance = "e.embedding <=> ?::vector"
+            where = "AND vector_dims(e.embedding) = ?"
+            params.append(width)
+        if allowed is not None:
+            where += " AND e.article_id = ANY(?)"
+            params.append(list(allowed))
+        # the index returns ef_search candidates before filtering by model; iterative scans
+        # go on until k rows pass, in exact distance order
+        self.conn.execute(f"SET hnsw.ef_search = {max(40, min(k, 1000))}")
+        self.conn.execute("SET hnsw.iterative_scan = strict_order")
+        rows = self.conn.execute(
+            f"SELECT e.article_id, {distance} AS distance FROM embeddings e "
+            f"WHERE e.field = 'body' AND e.model = ? {where} ORDER BY distance "
+            "LIMIT ?",
+            (*params, k),
+        ).fetchall()
+        ranked = sorted(rows, key=lambda r: (float(r[1]), int(r[0])))  # ties by id
+        return [int(r[0]) for r in ranked], [1.0 - float(r[1]) for r in ranked]
