@@ -3,10 +3,11 @@ a real SQLite database through the pipeline (a hash embedder here; the real mode
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import dbs
 import pytest
 from faultserver import HashEmbedder
 from test_cluster import AMPERE, LISTING, MEETING, XIAOMI, doc
@@ -18,6 +19,7 @@ from aggregator.errors import CorrectionError
 from aggregator.pipeline import Pipeline
 from aggregator.pipeline.corrections import Corrections
 from aggregator.store import Store
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 STRICT = ClusterSettings(join_threshold=1.01, merge_threshold=0.3)
@@ -127,7 +129,7 @@ def records(titles: list[str], start: int = 0) -> list[dict[str, str]]:
     ]
 
 
-def gluing(path: Path) -> tuple[Gluing, Corrections]:
+def gluing(path: Location) -> tuple[Gluing, Corrections]:
     settings = Settings(db=path, entities=REPO / "data" / "entities.yaml")
     pipeline = Gluing(
         settings, Store(settings.db), HashEmbedder(), KnowledgeBase.load(settings.entities)
@@ -135,8 +137,8 @@ def gluing(path: Path) -> tuple[Gluing, Corrections]:
     return pipeline, Corrections(pipeline.store, model=pipeline.embedder.name)
 
 
-def stories(path: Path) -> dict[int, list[str]]:
-    with sqlite3.connect(path) as conn:
+def stories(path: Location) -> dict[int, list[str]]:
+    with dbs.connect(path) as conn:
         rows = conn.execute("SELECT story_id, title FROM articles ORDER BY id").fetchall()
     found: dict[int, list[str]] = {}
     for story, title in rows:
@@ -144,15 +146,17 @@ def stories(path: Path) -> dict[int, list[str]]:
     return found
 
 
-def ids(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as conn:
+def ids(path: Location) -> dict[str, int]:
+    with dbs.connect(path) as conn:
         return {t: i for i, t in conn.execute("SELECT id, title FROM articles")}
 
 
-def test_split_pass_keeps_a_story_merged_by_hand_whole(tmp_path: Path) -> None:
+def test_split_pass_keeps_a_story_merged_by_hand_whole(
+    make_db: Callable[[str], Location],
+) -> None:
     titles = [*MEETING[:2], *LISTING[:3], *MEETING[2:]]
     for name, merge_back in (("control", False), ("merged", True)):
-        path = tmp_path / f"{name}.db"
+        path = make_db(name)
         pipeline, fix = gluing(path)
         pipeline.import_records(records(titles))
         (story,) = stories(path)
@@ -174,14 +178,14 @@ def test_split_pass_keeps_a_story_merged_by_hand_whole(tmp_path: Path) -> None:
         pipeline.close()
 
 
-def test_bad_corrections_are_refused_and_change_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "bad.db"
+def test_bad_corrections_are_refused_and_change_nothing(db: Location) -> None:
+    path = db
     pipeline, fix = gluing(path)
     pipeline.import_records(records([*MEETING[:2], *LISTING[:2]]))
     (story,) = stories(path)
     article = ids(path)
     before = stories(path)
-    with sqlite3.connect(path) as conn:
+    with dbs.connect(path) as conn:
         labels = conn.execute("SELECT * FROM stories").fetchall()
     cases = [
         (lambda: fix.move(99_999, story), "there is no article 99999"),
@@ -199,28 +203,28 @@ def test_bad_corrections_are_refused_and_change_nothing(tmp_path: Path) -> None:
         with pytest.raises(CorrectionError, match=message):
             attempt()
     assert stories(path) == before
-    with sqlite3.connect(path) as conn:
+    with dbs.connect(path) as conn:
         assert conn.execute("SELECT * FROM stories").fetchall() == labels
         assert conn.execute("SELECT count(*) FROM corrections").fetchone() == (0,)
     pipeline.close()
 
 
-def test_undo_restores_stories_and_ids_of_a_merge(tmp_path: Path) -> None:
-    path = tmp_path / "undo.db"
+def test_undo_restores_stories_and_ids_of_a_merge(db: Location) -> None:
+    path = db
     pipeline, fix = gluing(path)
     pipeline.import_records(records([*MEETING[:2], *LISTING[:2]]))
     (story,) = stories(path)
     article = ids(path)
     new = fix.split(story, [article[LISTING[0]], article[LISTING[1]]]).target_id
     fix.merge(new, into=story, by="bo")
-    with sqlite3.connect(path) as conn:
+    with dbs.connect(path) as conn:
         assert conn.execute(
             "SELECT into_id FROM story_merges WHERE absorbed = ?", (new,)
         ).fetchone()
     undone = fix.undo(by="cy")
     assert undone.kind == "merge" and undone.undone_by == "cy"
     assert sorted(stories(path)[new]) == sorted(LISTING[:2])
-    with sqlite3.connect(path) as conn:
+    with dbs.connect(path) as conn:
         assert (
             conn.execute("SELECT 1 FROM story_merges WHERE absorbed = ?", (new,)).fetchone() is None
         )

@@ -11,6 +11,7 @@ import pytest
 from aggregator.config import Settings
 from aggregator.demo import DemoCorpus
 from aggregator.pipeline import Pipeline
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seed" / "000_f7f5fa66f061fd28.txt"
@@ -47,8 +48,8 @@ def stories_by_event(pipeline: Pipeline) -> dict[str, Counter[int]]:
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="the seed document is not beside the repository")
-def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(tmp_path: Path) -> None:
-    settings = Settings(db=tmp_path / "e5.db", model="e5")
+def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(db: Location) -> None:
+    settings = Settings(db=db, model="e5")
     lines = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
     seed = {
         "id": "seed:0",
@@ -69,8 +70,8 @@ def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(tmp_p
         assert main_story not in by_event[other]
 
 
-def test_default_model_keeps_unrelated_non_english_articles_apart(tmp_path: Path) -> None:
-    settings = Settings(db=tmp_path / "minilm.db")
+def test_default_model_keeps_unrelated_non_english_articles_apart(db: Location) -> None:
+    settings = Settings(db=db)
     with Pipeline.build(settings) as pipeline:
         pipeline.import_records(records(EVENTS))
         by_event = stories_by_event(pipeline)

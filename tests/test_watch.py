@@ -7,7 +7,7 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +25,7 @@ from aggregator.notify import SmtpSettings, post_webhook
 from aggregator.pipeline import Pipeline
 from aggregator.store import Store
 from aggregator.store import watches as db
+from aggregator.store.engine import Location
 from aggregator.store.read import Filters, Reader
 from aggregator.watch import run_watches
 
@@ -50,7 +51,7 @@ class HashEmbedder:
         return matrix / norms
 
 
-def make_pipeline(db_path: Path) -> Pipeline:
+def make_pipeline(db_path: Location) -> Pipeline:
     settings = Settings(db=db_path, entities=REPO / "data" / "entities.yaml")
     return Pipeline(settings, Store(db_path), HashEmbedder(), KnowledgeBase.load(settings.entities))
 
@@ -80,8 +81,8 @@ BATCH_TWO = [
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    built = make_pipeline(tmp_path / "watch.db")
+def pipeline(make_db: Callable[[str], Location]) -> Iterator[Pipeline]:
+    built = make_pipeline(make_db("watch"))
     try:
         yield built
     finally:
@@ -176,8 +177,8 @@ def test_mark_read_and_unread_counts(pipeline: Pipeline) -> None:
     assert db.get_watch(store.conn, "xiaomi").unread == 0
 
 
-def test_cli_watch_commands(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+def test_cli_watch_commands(make_db: Callable[[str], Location]) -> None:
+    database = make_db("cli")
     runner = CliRunner()
     base = ["--db", str(database)]
     made = make_pipeline(database)
@@ -370,11 +371,14 @@ def test_email_without_smtp_settings_is_a_reported_failure(pipeline: Pipeline) -
     assert report.hits == 3  # matching does not depend on delivery
 
 
-def test_demo_replay_fires_once_per_new_matching_article(tmp_path: Path) -> None:
+def test_demo_replay_fires_once_per_new_matching_article(
+    make_db: Callable[[str], Location],
+) -> None:
     from aggregator.demo import DemoCorpus, DemoServer
 
     corpus = DemoCorpus.load(REPO / "data" / "demo")
-    pipeline = make_pipeline(tmp_path / "demo.db")
+    database = make_db("demo")
+    pipeline = make_pipeline(database)
     first, last = corpus.time_range
     day = first.replace(hour=23, minute=59, second=59)
     per_run: list[int] = []
@@ -388,7 +392,7 @@ def test_demo_replay_fires_once_per_new_matching_article(tmp_path: Path) -> None
             server.set_until(day)
             per_run.append(pipeline.refresh(feeds, force=True).watch_hits)
     pipeline.store.close()
-    with Reader(tmp_path / "demo.db") as reader:
+    with Reader(database) as reader:
         expected = {
             row.id for row in reader.search_keyword("xiaomi", limit=10_000) if row.id > start
         }

@@ -194,6 +194,8 @@ class Store:
                 # SQLite has rolled back already when the write failed hard (disk full, I/O);
                 # the error worth reporting is the one that stopped the write
                 exc.add_note(f"rollback on {self.path} also failed: {undo}")
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StorageError(f"write failed on {self.path}: {exc}") from exc
             raise
         try:
             self.conn.execute("COMMIT")

@@ -3,9 +3,12 @@
 Keyword search takes the same parsed query as SQLite (:func:`aggregator.store.fts.keyword_query`,
 an FTS5 expression of quoted words and phrases, ``*`` prefixes, ``AND``/``OR``/``NOT`` and
 parentheses) and turns it into a ``tsquery``: each word or phrase matches its words as written
-(the 'simple' configuration, folded like the index) or, in any language the database holds
-articles in, its stemmed form in that language's configuration. Chinese and Japanese phrases
-arrive as bigram phrases and match the bigrams the index holds.
+(the 'simple' configuration, folded like the index), exactly as FTS5's unicode61 tokenizer
+matches them on SQLite, so both engines find the same articles. The index also holds each
+article's words stemmed in its language's configuration; with :data:`STEMMED` on, a word also
+matches its stemmed form in every language the database holds articles in ("tariffs" finds
+"tariff"). It is off while the SQLite index does not stem, so that the engines agree. Chinese
+and Japanese phrases arrive as bigram phrases and match the bigrams the index holds.
 
 Scores differ from SQLite's: ``ts_rank`` with titles weighted 3:1 over bodies (weights A and
 B), where SQLite uses BM25 with the same 3:1 weights. Both rank articles with the words in the
@@ -34,6 +37,8 @@ RANK = "ts_rank('{0, 0, 0.333333, 1}', a.fts, query.q)"
 """Title words (weight A) count three times body words (weight B), as in SQLite's BM25."""
 
 LANGUAGES_TTL = 300.0
+STEMMED = False
+"""Whether queries also match stemmed words (see the module docstring)."""
 
 _TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|\(|\)|[^\s()]+')
 
@@ -110,6 +115,8 @@ class KeywordSearch:
 
     def configs(self) -> list[str]:
         """The stemming configurations of the languages stored (looked up every few minutes)."""
+        if not STEMMED:
+            return []
         now = time.monotonic()
         if self._configs is None or now - self._configs[0] > LANGUAGES_TTL:
             rows = self.conn.execute(
