@@ -26,6 +26,7 @@ from aggregator.cli.context import (
 from aggregator.cli.dashboard import dashboard
 from aggregator.cli.feedreader import publish, watch
 from aggregator.cli.importing import eval_, extract_cmd, import_
+from aggregator.cli.migrate import migrate
 from aggregator.cli.reading import export, feeds, search, stories
 from aggregator.cli.refresh import demo, refresh
 from aggregator.cli.story import corrections, story
@@ -106,6 +107,7 @@ for _command in (
     feeds,
     import_,
     export,
+    migrate,
     publish,
     watch,
     demo,
