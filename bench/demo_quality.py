@@ -4,13 +4,15 @@ Prints clustering B-cubed precision/recall/F1 (overall and per language, plus AM
 extraction word-4-gram shingle precision/recall/F1 against the gold bodies (averaged per page), and
 the counts of feeds, articles, events and languages.
 
-    python bench/demo_quality.py [--model minilm|minilm-onnx|e5|NAME]
+    python bench/demo_quality.py [--model minilm|minilm-onnx|e5|NAME] [--db postgresql://...]
+
+``--db`` runs it on an empty PostgreSQL database instead of a temporary SQLite file, so the two
+engines' figures can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import tempfile
 import time
@@ -20,11 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aggregator.config import Settings  # noqa: E402
+from aggregator.config import Settings, db_location  # noqa: E402
 from aggregator.demo import DemoCorpus, DemoServer  # noqa: E402
 from aggregator.evaluate import score  # noqa: E402
 from aggregator.extract.candidates import shingles  # noqa: E402
 from aggregator.pipeline import Pipeline  # noqa: E402
+from aggregator.store import Store  # noqa: E402
 
 
 def shingle_prf(gold: str, predicted: str) -> tuple[float, float, float]:
@@ -39,17 +42,20 @@ def shingle_prf(gold: str, predicted: str) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="minilm")
+    parser.add_argument("--db", default=None, help="an empty postgresql:// database to use")
     args = parser.parse_args(argv)
     corpus = DemoCorpus.load(REPO / "data" / "demo")
     with tempfile.TemporaryDirectory(prefix="demo-quality-") as tmp, DemoServer(corpus) as server:
-        settings = Settings.from_env(db=Path(tmp) / "demo.db", model=args.model, per_host=8)
+        where = db_location(args.db) if args.db else Path(tmp) / "demo.db"
+        settings = Settings.from_env(db=where, model=args.model, per_host=8)
         started = time.perf_counter()
         with Pipeline.build(settings) as pipeline:
             report = pipeline.refresh(server.feeds(), force=True)
         elapsed = time.perf_counter() - started
         gold = {g["url"]: g for g in corpus.gold_records(server.base_url)}
-        conn = sqlite3.connect(settings.db)
-        rows = conn.execute("SELECT url, story_id, text, summary_only FROM articles").fetchall()
+        with Store(settings.db) as store:
+            query = "SELECT url, story_id, text, summary_only FROM articles"
+            rows = [tuple(r) for r in store.conn.execute(query).fetchall()]
     stored = {url: (story, text, bool(summary_only)) for url, story, text, summary_only in rows}
     matched = [url for url in stored if url in gold]
     truth = {u: gold[u]["event"] for u in matched}

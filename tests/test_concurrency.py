@@ -1,8 +1,8 @@
 """Readers beside a running refresh, a second refresh beside the first, and the lock of a dead one.
 
 The refresh runs as a real ``aggregator refresh`` subprocess (with the hashed embedder, see
-test_crash.py) writing a real SQLite file, while this process reads it the way the CLI and the
-dashboard do.
+test_crash.py) writing a real SQLite file or PostgreSQL database, while this process reads it
+the way the CLI and the dashboard do.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from httpserver import LocalServer, Route
 from test_crash import Env, refresh_command, wait_until_running
 
 from aggregator.errors import StorageError
+from aggregator.store.engine import Location
 from aggregator.store.read import Reader
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +27,9 @@ REPO = HERE.parent
 XML = "application/rss+xml"
 
 
-def site(server: LocalServer, tmp_path: Path, *, feeds: int, items: int, slow: float) -> Env:
+def site(
+    server: LocalServer, tmp_path: Path, db: Location, *, feeds: int, items: int, slow: float
+) -> Env:
     """``feeds`` feeds of ``items`` pages, plus one feed that answers after ``slow`` seconds."""
     lines = []
     for feed in range(feeds):
@@ -53,7 +56,7 @@ def site(server: LocalServer, tmp_path: Path, *, feeds: int, items: int, slow: f
         "AGGREGATOR_PER_HOST": "8",
         "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)]),
     }
-    return Env(tmp_path / "busy.db", feeds_file, environ)
+    return Env(db, feeds_file, environ)
 
 
 def start(env: Env, *extra: str) -> subprocess.Popen[str]:
@@ -63,8 +66,10 @@ def start(env: Env, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def test_readers_never_see_a_locked_database(server: LocalServer, tmp_path: Path) -> None:
-    env = site(server, tmp_path, feeds=6, items=6, slow=3)
+def test_readers_never_see_a_locked_database(
+    server: LocalServer, tmp_path: Path, db: Location
+) -> None:
+    env = site(server, tmp_path, db, feeds=6, items=6, slow=3)
     first = start(env)
     assert wait_until_running(env, first)
     errors: list[str] = []
@@ -91,9 +96,9 @@ def test_readers_never_see_a_locked_database(server: LocalServer, tmp_path: Path
 
 
 def test_second_refresh_exits_3_at_once_and_the_first_completes(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path, db: Location
 ) -> None:
-    env = site(server, tmp_path, feeds=2, items=2, slow=0.1)
+    env = site(server, tmp_path, db, feeds=2, items=2, slow=0.1)
     gate = threading.Event()
     server.routes["/slow.xml"] = Route(handler=gated(rss("Slow", server.base_url, []), gate))
     first = start(env)
@@ -114,8 +119,10 @@ def test_second_refresh_exits_3_at_once_and_the_first_completes(
         assert reader.counts()["articles"] == 4
 
 
-def test_lock_of_a_killed_refresh_is_released(server: LocalServer, tmp_path: Path) -> None:
-    env = site(server, tmp_path, feeds=2, items=2, slow=30)
+def test_lock_of_a_killed_refresh_is_released(
+    server: LocalServer, tmp_path: Path, db: Location
+) -> None:
+    env = site(server, tmp_path, db, feeds=2, items=2, slow=30)
     first = start(env)
     assert wait_until_running(env, first)
     first.send_signal(signal.SIGKILL)
@@ -129,8 +136,10 @@ def test_lock_of_a_killed_refresh_is_released(server: LocalServer, tmp_path: Pat
         assert reader.counts()["articles"] == 4 and reader.refresh_running() is not None
 
 
-def test_cron_output_quiet_json_and_key_value_logs(server: LocalServer, tmp_path: Path) -> None:
-    env = site(server, tmp_path, feeds=1, items=2, slow=0.1)
+def test_cron_output_quiet_json_and_key_value_logs(
+    server: LocalServer, tmp_path: Path, db: Location
+) -> None:
+    env = site(server, tmp_path, db, feeds=1, items=2, slow=0.1)
     quiet = subprocess.run(
         refresh_command(env), env=env.environ, capture_output=True, text=True, timeout=120
     )
