@@ -74,12 +74,15 @@ class ClusterSettings:
     merge_entity_evidence: float = 2.0
     sparse_evidence: float = 20.0
     split_min: int = 3
+    center_prior: float = 0.0
 
     @classmethod
     def for_embedder(cls, name: str, *, multilingual: bool, **overrides: float) -> ClusterSettings:
         """Settings suited to an embedding model (its cosine scale and its languages)."""
-        floor = 0.78 if "e5" in name.lower() else 0.0
-        return cls(dense_floor=floor, multilingual_vectors=multilingual, **overrides)  # type: ignore[arg-type]
+        if "e5" in name.lower():
+            # centred e5 vectors give unrelated texts a cosine about 0, as MiniLM does
+            overrides = {"center_prior": 20.0, "dense_floor": 0.0} | overrides
+        return cls(multilingual_vectors=multilingual, **overrides)  # type: ignore[arg-type]
 
     def window(self) -> timedelta:
         return timedelta(days=self.quiet_days)
