@@ -229,6 +229,7 @@ def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
     second = pipeline.refresh([good, gone, error], force=True)
     rows = feed_rows(db)
     assert second.feeds_unchanged == 1 and second.feeds_failed == 2
+    assert [(c.name, c.before, c.after) for c in second.changes] == [("Gone", "failing", "paused")]
     assert rows["Gone"]["paused"] == 1 and rows["Gone"]["consecutive_failures"] == 2
     assert rows["Error"]["paused"] == 0 and rows["Error"]["consecutive_failures"] == 2
     assert 96 <= due_in(rows["Error"]) <= 144  # doubled: 120 s with ±20 % jitter
@@ -236,7 +237,10 @@ def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
     before = server.paths_requested().count("/gone.xml")
     third = pipeline.refresh([good, gone, error], force=True)
     assert server.paths_requested().count("/gone.xml") == before  # paused: not even asked
-    assert third.feeds_skipped == 1
+    # a paused feed is not "skipped": it keeps the run partial, as the feed in backoff does
+    assert third.feeds_skipped == 0 and third.feeds_paused == 1 and third.feeds_failing == 1
+    assert third.status == "partial"
+    assert [(c.name, c.before, c.after) for c in third.changes] == []  # said in the second run
 
     runner = CliRunner()
     listing = runner.invoke(cli, ["--db", str(db), "feeds"])

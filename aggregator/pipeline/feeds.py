@@ -31,7 +31,7 @@ from aggregator.fetch import FEED_ACCEPT, PAGE_ACCEPT, Fetcher, FetchPolicy
 from aggregator.language import detect_language
 from aggregator.models import Article, Entry, Feed, Mention, Validators
 from aggregator.parse import parse_feed
-from aggregator.pipeline.report import RunReport
+from aggregator.pipeline.report import FeedChange, RunReport
 from aggregator.store import Store, iso
 from aggregator.text import one_line, plain_text
 
@@ -246,6 +246,27 @@ class FeedWork:
             report.feeds_unchanged += 1
         report.feeds_ok += 1
         log.info("feed=%r status=%s new=%d", name, outcome.status, len(inserted))
+
+    def check_health(self, feeds: Sequence[Feed], report: RunReport) -> None:
+        """Count the enabled feeds that are failing or paused after the run, whether or not they
+        were due in it, and note each feed whose health changed since the last report."""
+        announced: dict[str, str] = {}
+        for feed in feeds:
+            if not feed.enabled:
+                continue
+            state = self.store.feed_state(feed.name)
+            health = state.health
+            report.feeds_failing += health == "failing"
+            report.feeds_paused += health == "paused"
+            if health != state.announced:
+                error = None if health == "ok" else state.last_error
+                report.changes.append(FeedChange(feed.name, state.announced, health, error))
+                announced[feed.name] = health
+                log.info("feed=%r health=%s was=%s", feed.name, health, state.announced)
+        if report.feeds_failing or report.feeds_paused:
+            report.status = "partial"
+        if announced:
+            self.store.announce_health(announced)
 
     def _interval(self, outcome: FeedOutcome) -> float:
         """Seconds until the feed is due again: what the server asked for, at most a day."""

@@ -191,6 +191,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN dated INTEGER NOT NULL DEFAULT 1;
     """,
+    # 6: the health of each feed ('ok', 'failing', 'paused') as last announced by a refresh, so a
+    # quiet refresh (cron) speaks once when a feed starts failing, is paused or recovers
+    """
+    ALTER TABLE feeds ADD COLUMN announced TEXT NOT NULL DEFAULT 'ok';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
