@@ -115,9 +115,13 @@ def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None
 
 
 def test_readers_on_a_missing_database_say_how_to_start(tmp_path: Path) -> None:
-    result = run("--db", str(tmp_path / "none.db"), "stories")
-    assert result.returncode == 1
-    assert "aggregator refresh" in result.stderr
+    missing = tmp_path / "none.db"
+    for command in (["stories"], ["feeds"], ["feeds", "--json"], ["feeds", "--reset-all"]):
+        result = CliRunner().invoke(cli, ["--db", str(missing), *command])
+        assert result.exit_code == 1, (command, result.output)
+        assert f"database {missing} does not exist" in result.output
+        assert "aggregator refresh" in result.output
+        assert not missing.exists()  # a reader never creates the database it did not find
 
 
 def _all_commands(group: click.Group, prefix: str = "") -> list[str]:

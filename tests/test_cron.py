@@ -47,8 +47,11 @@ class Cron:
         }
 
     def refresh(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.aggregator("refresh", *args)
+
+    def aggregator(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "aggregator", "refresh", *args],
+            [sys.executable, "-m", "aggregator", *args],
             capture_output=True,
             text=True,
             env=self.env,
@@ -103,6 +106,13 @@ def test_failing_feeds_exit_1_every_run_and_speak_once_per_change(
     assert status == "partial"
     assert report["feeds_failing"] == 2 and report["feeds_skipped"] == 0
 
+    listing = cron.aggregator("feeds")
+    assert listing.returncode == 0
+    assert listing.stdout.splitlines()[0].endswith(": partial (2 failing, 0 paused)")
+    assert (
+        "Alpha: failing" in listing.stdout and "last error: transient: HTTP 503" in listing.stdout
+    )
+
     # without --quiet the same state is spelt out, and the exit code is the same
     loud = cron.refresh()
     assert loud.returncode == 1
@@ -117,6 +127,7 @@ def test_failing_feeds_exit_1_every_run_and_speak_once_per_change(
         "feed 'Beta' recovered (was failing)",
     ]
     assert cron.last_run()[0] == "ok"
+    assert cron.aggregator("feeds").stdout.splitlines()[0].endswith(": ok")
     calm = cron.refresh("--quiet", "--force")
     assert calm.returncode == 0 and calm.stdout == "" and calm.stderr == ""
 
