@@ -183,6 +183,10 @@ def test_every_fault_ends_in_its_own_state_and_good_feeds_are_stored(
         assert row["last_status"] == status, (name, row["last_status"])
         assert row["consecutive_failures"] == 1 and row["paused"] == 0, name
         assert row["last_success"] is None, name
+    # the feed refused for its loopback address is told which key lifts that; no other feed is
+    hint = "a feed meant to be on this machine or network needs `allow_private: true` in feeds.yaml"
+    assert rows["Strict"]["last_error"].endswith(hint) and report.failures["Strict"].endswith(hint)
+    assert [n for n, r in rows.items() if hint in (r["last_error"] or "")] == ["Strict"]
     for name in set(EXPECTED_FAILURES) - {"Busy"}:
         assert 48 <= due_in(rows[name]) <= 72, name  # backoff_base 60 s with ±20 % jitter
     assert due_in(rows["Busy"]) >= 3599  # Retry-After wins over the shorter backoff
@@ -316,6 +320,7 @@ def test_redirect_to_a_private_address_fails_only_that_feed(
     rows = feed_rows(pipeline.settings.db)
     assert report.failures.keys() == {"Hop"}
     assert "permanent: refused: 127.0.0.2 resolves to a loopback" in rows["Hop"]["last_error"]
+    assert "`allow_private: true` in feeds.yaml" in rows["Hop"]["last_error"]
     assert "/admin" not in server.paths_requested()
     assert len(article_rows(pipeline.settings.db)) == 2
 

@@ -118,7 +118,10 @@ class FeedWork:
                 result.body, result.final_url, content_type=result.headers.get("content-type")
             )
         except (FetchError, ParseError) as exc:
-            return FeedOutcome(feed, "failed", http_status=getattr(exc, "status", None), error=exc)
+            error = _with_hint(feed, exc)
+            return FeedOutcome(
+                feed, "failed", http_status=getattr(exc, "status", None), error=error
+            )
         outcome = FeedOutcome(
             feed,
             "new",
@@ -292,6 +295,22 @@ class FeedWork:
             next_due=iso(now + timedelta(seconds=delay)),
             paused=int(paused),
         )
+
+
+PRIVATE_HINT = (
+    "; a feed meant to be on this machine or network needs `allow_private: true` in feeds.yaml"
+)
+
+
+def _with_hint(feed: Feed, error: FetchError | ParseError) -> FetchError | ParseError:
+    """The error, with the feeds.yaml key that lifts it when the feed's address is not public."""
+    if not isinstance(error, PermanentFetchError) or feed.allow_private:
+        return error
+    if not str(error).startswith("refused: "):
+        return error
+    hinted = PermanentFetchError(f"{error}{PRIVATE_HINT}", url=error.url, status=error.status)
+    hinted.__cause__ = error
+    return hinted
 
 
 def _fallback_url(feed: Feed, entry: Entry) -> str:
