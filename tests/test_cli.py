@@ -57,6 +57,25 @@ def test_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:
     assert not (tmp_path / "a.db").exists()
 
 
+def test_every_config_error_is_reported_and_the_exit_is_2(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        "  - {name: A, url: 'https://a.example/f', tagz: [ev]}\n"
+        "  - {name: B, url: 'ftp://b.example/f'}\n"
+        "  - {name: C, url: 'https://c.example/f', language: English}\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "a.db"), "--feeds", str(feeds), "refresh"]
+    )
+    assert result.exit_code == 2
+    assert f"error: {feeds}: 3 mistakes in the feed list:" in result.output
+    for where in (f"{feeds}:2: feed 'A': key 'tagz'", f"{feeds}:3: feed 'B': key 'url'"):
+        assert where in result.output
+    assert f"{feeds}:4: feed 'C': key 'language'" in result.output
+    assert not (tmp_path / "a.db").exists()
+
+
 def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     records = [
         {
