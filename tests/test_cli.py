@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.config import settings_help
+from aggregator.store import Store
+from aggregator.store.read import Reader
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = {
@@ -124,9 +127,33 @@ def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     assert len(csv_out.stdout.splitlines()) == 4
 
 
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"title": "Recall", "text": "Body"}, "key 'url' is required"),
+        ({"url": "https://x.example/a", "text": "Body"}, "key 'title' is required"),
+        ({"url": "https://x.example/a", "title": "Recall", "text": "  "}, "key 'text' is required"),
+        ({"url": "https://x.example/a", "title": 42, "text": "Body"}, "key 'title' must be text"),
+    ],
+)
+def test_import_records_need_url_title_and_text(
+    tmp_path: Path, record: dict[str, object], message: str
+) -> None:
+    db = tmp_path / "kept.db"
+    Store(db).close()
+    good = {"url": "https://x.example/ok", "title": "Plant opens", "text": "A plant opens."}
+    path = tmp_path / "in.jsonl"
+    path.write_text(f"{json.dumps(good)}\n\n{json.dumps(record)}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(db), "import", str(path)])
+    assert result.exit_code == 2
+    assert f"error: {path}:3: {message}" in result.output  # the line, blank lines counted
+    with Reader(db) as reader:
+        assert reader.counts()["articles"] == 0  # the good line before it is not written either
+
+
 def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
-    path.write_text('{"title": "ok", "text": "fine"}\n{"title": \n')
+    path.write_text('{"url": "https://x.example/a", "title": "ok", "text": "fine"}\n{"title": \n')
     result = run("--db", str(tmp_path / "x.db"), "import", str(path))
     assert result.returncode == 2
     assert "in.jsonl:2" in result.stderr
