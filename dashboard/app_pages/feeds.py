@@ -65,16 +65,16 @@ table = pd.DataFrame(
     [
         {
             "feed": r["name"],
-            "language": r["language"],
-            "last fetch": r["last_fetch"],
-            "HTTP": r["last_status"],
+            "url": view.http_url(r["url"]) or "",
             "last error": r["last_error"] or "",
+            "HTTP": r["last_status"],
             "failures in a row": r["consecutive_failures"],
             "paused": bool(r["paused"]),
+            "last fetch": r["last_fetch"],
             "next due": r["next_due"],
+            "language": r["language"],
             "articles 7 d": r["articles_7d"],
             "articles 30 d": r["articles_30d"],
-            "url": view.http_url(r["url"]) or "",
         }
         for r in rows
     ]
