@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.config import settings_help
+from aggregator.store import Store
+from aggregator.store.read import Reader
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = {
@@ -56,6 +59,25 @@ def test_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:
     result = run("--db", str(tmp_path / "a.db"), "--feeds", str(feeds), "refresh")
     assert result.returncode == 2
     assert "feed 'X'" in result.stderr and "'tagz'" in result.stderr
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_every_config_error_is_reported_and_the_exit_is_2(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        "  - {name: A, url: 'https://a.example/f', tagz: [ev]}\n"
+        "  - {name: B, url: 'ftp://b.example/f'}\n"
+        "  - {name: C, url: 'https://c.example/f', language: English}\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "a.db"), "--feeds", str(feeds), "refresh"]
+    )
+    assert result.exit_code == 2
+    assert f"error: {feeds}: 3 mistakes in the feed list:" in result.output
+    for where in (f"{feeds}:2: feed 'A': key 'tagz'", f"{feeds}:3: feed 'B': key 'url'"):
+        assert where in result.output
+    assert f"{feeds}:4: feed 'C': key 'language'" in result.output
     assert not (tmp_path / "a.db").exists()
 
 
@@ -107,9 +129,33 @@ def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     assert len(csv_out.stdout.splitlines()) == 4
 
 
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"title": "Recall", "text": "Body"}, "key 'url' is required"),
+        ({"url": "https://x.example/a", "text": "Body"}, "key 'title' is required"),
+        ({"url": "https://x.example/a", "title": "Recall", "text": "  "}, "key 'text' is required"),
+        ({"url": "https://x.example/a", "title": 42, "text": "Body"}, "key 'title' must be text"),
+    ],
+)
+def test_import_records_need_url_title_and_text(
+    tmp_path: Path, record: dict[str, object], message: str
+) -> None:
+    db = tmp_path / "kept.db"
+    Store(db).close()
+    good = {"url": "https://x.example/ok", "title": "Plant opens", "text": "A plant opens."}
+    path = tmp_path / "in.jsonl"
+    path.write_text(f"{json.dumps(good)}\n\n{json.dumps(record)}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(db), "import", str(path)])
+    assert result.exit_code == 2
+    assert f"error: {path}:3: {message}" in result.output  # the line, blank lines counted
+    with Reader(db) as reader:
+        assert reader.counts()["articles"] == 0  # the good line before it is not written either
+
+
 def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
-    path.write_text('{"title": "ok", "text": "fine"}\n{"title": \n')
+    path.write_text('{"url": "https://x.example/a", "title": "ok", "text": "fine"}\n{"title": \n')
     result = run("--db", str(tmp_path / "x.db"), "import", str(path))
     assert result.returncode == 2
     assert "in.jsonl:2" in result.stderr
@@ -117,9 +163,13 @@ def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None
 
 
 def test_readers_on_a_missing_database_say_how_to_start(tmp_path: Path) -> None:
-    result = run("--db", str(tmp_path / "none.db"), "stories")
-    assert result.returncode == 1
-    assert "aggregator refresh" in result.stderr
+    missing = tmp_path / "none.db"
+    for command in (["stories"], ["feeds"], ["feeds", "--json"], ["feeds", "--reset-all"]):
+        result = CliRunner().invoke(cli, ["--db", str(missing), *command])
+        assert result.exit_code == 1, (command, result.output)
+        assert f"database {missing} does not exist" in result.output
+        assert "aggregator refresh" in result.output
+        assert not missing.exists()  # a reader never creates the database it did not find
 
 
 def _all_commands(group: click.Group, prefix: str = "") -> list[str]:

@@ -1,7 +1,7 @@
 """The command line. Thin commands over the library; errors become exit codes here and only here.
 
-Exit codes: 0 success, 1 some feeds failed or a storage error, 2 configuration error,
-3 another refresh holds the lock.
+Exit codes: 0 success, 1 a partial refresh (some enabled feed failing or paused) or a storage
+error, 2 configuration error, 3 another refresh holds the lock.
 
 The group and the error handling live here; the commands live in modules by concern
 (``refresh``, ``reading``, ``story``, ``feedreader``, ``importing``, ``dashboard``) and are

@@ -1,15 +1,16 @@
-"""The ``dashboard`` command: the Streamlit app started on the configured database."""
+"""The ``dashboard`` command: the Streamlit app started on the configured database, as a child
+process that stops with the command."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
 from aggregator.cli.context import Context
+from aggregator.cli.supervise import module_command, run_owned
 from aggregator.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -30,9 +31,7 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         "AGGREGATOR_MODEL": obj.settings.model,
     }
     click.echo(f"dashboard on http://{host}:{port}  (database {obj.settings.db})")
-    command = [
-        sys.executable,
-        "-m",
+    command = module_command(
         "streamlit",
         "run",
         str(app),
@@ -46,5 +45,6 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         "false",
         "--client.toolbarMode",
         "minimal",
-    ]
-    sys.exit(subprocess.call(command, env=env))
+    )
+    # Streamlit runs as a child that stops when this command is stopped (see supervise)
+    sys.exit(run_owned(command, env=env))

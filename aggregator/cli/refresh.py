@@ -35,19 +35,31 @@ def run_refresh(
     finally:
         progress.done()
         pipeline.store.close()
-    code = 0 if report.feeds_failed == 0 else EXIT_FAILED
+    code = EXIT_FAILED if report.partial else 0
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    elif not quiet or code:
-        stream_err = bool(code and quiet)
-        click.echo(report.summary_line(), err=stream_err)
+    elif quiet:
+        # cron mails whatever a job prints: one line when a feed's health changes, not every run
+        for change in report.changes:
+            click.echo(change.line(), err=True)
+    else:
+        click.echo(report.summary_line())
         for name, error in report.failures.items():
-            click.echo(f"  failed: {name}: {error}", err=stream_err)
+            click.echo(f"  failed: {name}: {error}")
+        for change in report.changes:
+            if change.after != "failing":  # a feed that started failing is listed just above
+                click.echo(f"  {change.line()}")
+        if report.partial:
+            click.echo("  `aggregator feeds` lists every feed with its last error")
     return code
 
 
 @click.command()
-@click.option("--quiet", is_flag=True, help="Print nothing when every feed succeeds (for cron).")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print only when a feed starts failing, is paused or recovers (for cron).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.option("--force", is_flag=True, help="Fetch every feed now, ignoring backoff and TTL.")
 @click.pass_obj

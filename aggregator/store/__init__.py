@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +68,16 @@ class FeedState:
     consecutive_failures: int = 0
     next_due: datetime | None = None
     paused: bool = False
+    last_error: str | None = None
+    announced: str = "ok"
+    """The health a refresh last reported for this feed: 'ok', 'failing' or 'paused'."""
+
+    @property
+    def health(self) -> str:
+        """'paused', 'failing' (failed on its last try, waiting out its backoff) or 'ok'."""
+        if self.paused:
+            return "paused"
+        return "failing" if self.consecutive_failures else "ok"
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,8 @@ class Store:
             consecutive_failures=row["consecutive_failures"],
             next_due=parse_iso(row["next_due"]),
             paused=bool(row["paused"]),
+            last_error=row["last_error"],
+            announced=row["announced"],
         )
 
     def record_feed(self, conn: sqlite3.Connection, name: str, **values: Any) -> None:
@@ -214,8 +226,18 @@ class Store:
         with self.transaction() as conn:
             self.record_feed(conn, name, **values)
 
+    def announce_health(self, health: Mapping[str, str]) -> None:
+        """Remember the health just reported for each named feed (see FeedState.announced)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE feeds SET announced = ? WHERE name = ?",
+                [(state, name) for name, state in health.items()],
+            )
+
     def reset_feeds(self, names: Sequence[str] | None = None) -> int:
-        """Un-pause feeds and forget their failures; all feeds when ``names`` is None."""
+        """Un-pause feeds and forget their failures; all feeds when ``names`` is None.
+
+        A reset feed counts as announced healthy, so a failure after it is reported afresh."""
         with self.transaction() as conn:
             where, params = (
                 ("", ())
@@ -223,7 +245,8 @@ class Store:
                 else (f" WHERE name IN ({', '.join('?' * len(names))})", tuple(names))
             )
             cursor = conn.execute(
-                "UPDATE feeds SET paused = 0, consecutive_failures = 0, next_due = NULL" + where,
+                "UPDATE feeds SET paused = 0, consecutive_failures = 0, next_due = NULL, "
+                "announced = 'ok'" + where,
                 params,
             )
             return int(cursor.rowcount)

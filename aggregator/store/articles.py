@@ -110,7 +110,7 @@ class ArticleQueries(Queries):
     def export_articles(self) -> Iterator[dict[str, Any]]:
         cursor = self.conn.execute(
             "SELECT a.id, a.url, a.external_id, a.story_id, a.title, a.source, a.published, "
-            "a.language, a.summary_only FROM articles a ORDER BY a.published, a.id"
+            "a.language, a.summary_only, a.text FROM articles a ORDER BY a.published, a.id"
         )
         for row in cursor:
             yield {
@@ -123,4 +123,5 @@ class ArticleQueries(Queries):
                 "published": row["published"],
                 "language": row["language"],
                 "summary_only": bool(row["summary_only"]),
+                "text": row["text"],
             }

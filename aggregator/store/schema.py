@@ -213,6 +213,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX corrections_in_force ON corrections(undone, id);
     """,
+    # 7: the health of each feed ('ok', 'failing', 'paused') as last announced by a refresh, so a
+    # quiet refresh (cron) speaks once when a feed starts failing, is paused or recovers
+    """
+    ALTER TABLE feeds ADD COLUMN announced TEXT NOT NULL DEFAULT 'ok';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
