@@ -65,13 +65,13 @@ def load(path: Path, model: str) -> tuple[list[ClusterDoc], dict[int, str], dict
     """The set's articles as the clusterer sees them, with gold labels and languages by id."""
     records = list(read_jsonl(path))
     db = imported(path, model)
-    with Reader(db) as reader:
-        external = {int(r["article_id"]): int(r["id"]) for r in reader.export_articles()}
-    store = Store(db)
+    store = Store(db)  # opening the store upgrades a database cached by an older version
     try:
         docs = [_cluster_doc(d) for d in store.window_members(_EPOCH, model_name(model))]
     finally:
         store.close()
+    with Reader(db) as reader:
+        external = {int(r["article_id"]): int(r["id"]) for r in reader.export_articles()}
     gold = {d.article_id: str(records[external[d.article_id]]["event"]) for d in docs}
     languages = {d.article_id: d.language or "und" for d in docs}
     return docs, gold, languages
