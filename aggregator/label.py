@@ -20,9 +20,11 @@ import numpy as np
 
 from aggregator.cluster import ClusterDoc
 from aggregator.cluster.terms import STOPWORDS, language_key
+from aggregator.text import LETTER_WORD
 
-_WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'’][^\W_]+)*", re.UNICODE)
 _HAN = re.compile(r"[\u4e00-\u9fff]{2,4}")
+#: Katakana words (トヨタ, ハイブリッド): in Japanese the names and loanwords a story is about.
+_KATAKANA = re.compile(r"[\u30a0-\u30ff]{2,}")
 MAX_KEYWORDS = 8
 MIN_KEYWORDS = 3
 MAX_ENTITIES = 8
@@ -62,8 +64,10 @@ def _words(text: str, language: str | None) -> set[str]:
     stop = STOPWORDS.get(key, frozenset()) | _VAGUE.get(key, frozenset())
     if key == "zh":
         return set(_HAN.findall(text)) - stop
+    if key == "ja":
+        return (set(_HAN.findall(text)) | set(_KATAKANA.findall(text))) - stop
     found: set[str] = set()
-    for word in _WORD.findall(text):
+    for word in LETTER_WORD.findall(text):
         lowered = word.lower().strip("-'’")
         if len(lowered) < 3 or lowered in stop:
             continue
@@ -102,7 +106,9 @@ def label_story(docs: Sequence[ClusterDoc], *, reader_language: str = "en") -> S
     entity_counts: Counter[str] = Counter()
     for doc in docs:
         entity_counts.update(e for e in doc.entities if not e.startswith("name:"))
-    entities = tuple(e for e, _ in entity_counts.most_common(MAX_ENTITIES))
+    # ties go to the entity id, not to set order, which changes with every process
+    ranked = sorted(entity_counts.items(), key=lambda item: (-item[1], item[0]))
+    entities = tuple(e for e, _ in ranked[:MAX_ENTITIES])
     return StoryLabel(
         lead_article_id=lead.article_id,
         headline=lead.title,
