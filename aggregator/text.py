@@ -49,6 +49,28 @@ def one_line(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\n", " ")).strip()
 
 
+def excerpt(text: str, limit: int) -> str:
+    """The start of ``text`` in at most ``limit`` characters, cut between words, "…" if cut.
+
+    Text without spaces near the limit (Chinese, Japanese, Thai) is cut at the limit, but never
+    between a letter and its combining marks.
+    """
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    budget = limit - 1  # room for the ellipsis
+    cut = text[:budget]
+    space = cut.rfind(" ")
+    if space >= budget * 2 // 3:
+        cut = cut[:space]
+    else:
+        end = budget
+        while end > 0 and unicodedata.category(text[end]).startswith("M"):
+            end -= 1  # back to the letter those marks belong to, and cut before it
+        cut = text[:end]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
 def content_hash(title: str, text: str) -> str:
     """A hash of the words of an article, blind to case, spacing and punctuation.
 
