@@ -42,7 +42,7 @@ def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass(frozen=True)
 class DemoRun:
-    """A demo refresh done once per test session: its database and what it printed."""
+    """A demo refresh done once per test run: its database and what it printed."""
 
     db: Path
     output: str

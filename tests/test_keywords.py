@@ -53,7 +53,7 @@ def stories_and_texts(demo_run: DemoRun) -> list[tuple[int, list[str], str]]:
     return [(sid, json.loads(kw), "\n".join(texts[sid])) for sid, kw in rows]
 
 
-def test_the_helpers_tell_whole_words_from_fragments() -> None:
+def test_the_checks_tell_whole_words_from_fragments() -> None:
     assert whole_word_in("अपने", "यह अपने आप में")
     assert not whole_word_in("अपन", "यह अपने आप में")
     assert whole_word_in("Toyota's", "Toyota's profit")
