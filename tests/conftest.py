@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,19 @@ def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         fetch_module, "blocked_reason", lambda a: None if a == "127.0.0.1" else real(a)
     )
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A demo refresh done once per test run: its database and what it printed."""
+
+    db: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    from readme_sample import run_demo
+
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    return DemoRun(db, run_demo(db))

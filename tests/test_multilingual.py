@@ -46,7 +46,10 @@ def stories_by_event(pipeline: Pipeline) -> dict[str, Counter[int]]:
     return found
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed document is not beside the repository")
+@pytest.mark.shared
+@pytest.mark.skipif(
+    not SEED.exists(), reason="../shared/seed (the development seed article) is not present"
+)
 def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(tmp_path: Path) -> None:
     settings = Settings(db=tmp_path / "e5.db", model="e5")
     lines = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -31,6 +31,12 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         "AGGREGATOR_MODEL": obj.settings.model,
     }
     click.echo(f"dashboard on http://{host}:{port}  (database {obj.settings.db})")
+    from aggregator.config import bundled
+    from aggregator.demo.links import serve_demo_pages
+
+    demo_pages = serve_demo_pages(obj.settings.db, bundled(Path("data/demo")))
+    if demo_pages is not None:  # serves until this process ends, so the demo's links open
+        click.echo(f"demo article pages on {demo_pages.base_url}")
     command = module_command(
         "streamlit",
         "run",

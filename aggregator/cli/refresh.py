@@ -94,15 +94,23 @@ def _demo_dir() -> Path:
     is_flag=True,
     help="Only serve the demo feeds on 127.0.0.1 until interrupted.",
 )
-@click.option("--port", default=0, show_default=True, help="Port for the demo server (0: any).")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port for the demo server (0: any) [default: 8765, or any free port if taken].",
+)
 @click.pass_obj
-def demo(obj: Context, until: datetime | None, replay: bool, serve_only: bool, port: int) -> None:
+def demo(
+    obj: Context, until: datetime | None, replay: bool, serve_only: bool, port: int | None
+) -> None:
     """Serve the bundled demo corpus on 127.0.0.1 and refresh from it, through the real code."""
-    from aggregator.demo import DemoCorpus, DemoServer
+    from aggregator.demo import DemoCorpus
+    from aggregator.demo.links import start_demo_server
 
     corpus = DemoCorpus.load(_demo_dir())
     moment = utc(until)
-    with DemoServer(corpus, until=moment, port=port) as server:
+    with start_demo_server(corpus, until=moment, port=port) as server:
         feeds = server.feeds()
         if serve_only:
             click.echo(f"serving {len(feeds)} demo feeds at {server.base_url} (Ctrl-C stops)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,7 +135,9 @@ class Pipeline(FeedWork, DerivedData):
                 )
                 for feed, state in due
             ]
-            for done, future in enumerate(as_completed(futures), start=1):
+            # Stored in the order of the feed list, not as fetches finish: article ids, and so
+            # story ids, come out the same on every run of the same feeds.
+            for done, future in enumerate(futures, start=1):
                 outcome = future.result()
                 self._store_outcome(outcome, report)
                 self.progress("feeds", done)
