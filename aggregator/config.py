@@ -32,7 +32,7 @@ class Settings:
 
     db: Path = Path("data/aggregator.db")
     feeds: Path = Path("feeds.yaml")
-    model: str = "minilm"
+    model: str = "e5-onnx"
     entities: Path = Path("data/entities.yaml")
     connect_timeout: float = 5.0
     read_timeout: float = 15.0

@@ -30,6 +30,7 @@ COMMANDS = {
     "demo",
     "dashboard",
     "eval",
+    "reembed",
     "extract",
     "settings",
 }
@@ -260,7 +261,8 @@ REFRESHED = (
 
 
 def _invoke(db: Path, *args: str, env: dict[str, str] | None = None) -> click.testing.Result:
-    result = CliRunner().invoke(cli, ["--db", str(db), *args], env=env)
+    # the model newsdb.build embeds with: corrections need the stories' vectors
+    result = CliRunner().invoke(cli, ["--db", str(db), "--model", "minilm", *args], env=env)
     return result
 
 
@@ -437,3 +439,48 @@ def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path)
     assert _invoke(db, "story", str(tariffs), env=readonly).exit_code == 0  # showing is fine
     assert newsdb.query(db, "SELECT id, story_id FROM articles ORDER BY id") == before
     assert newsdb.query(db, "SELECT count(*) FROM corrections") == [(0,)]
+
+
+@pytest.mark.slow
+def test_reembed_after_a_model_change_gives_every_article_the_new_vectors(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    records = [
+        {"url": f"https://example.com/{i}", "title": title, "text": f"{title}. " * 12}
+        for i, title in enumerate(
+            [
+                "Renault's chief met Xiaomi's founder at the Beijing motor show",
+                "雷诺CEO德梅奥在北京车展与雷军闭门交流",
+                "Toyota reports a record operating profit on hybrid demand",
+            ]
+        )
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    imported = CliRunner().invoke(
+        cli, ["--db", str(db), "--model", "minilm", "import", str(source)]
+    )
+    assert imported.exit_code == 0, imported.output
+    with Reader(db) as reader:
+        stories_before = {r["url"]: r["story_id"] for r in reader.export_articles()}
+
+    result = CliRunner().invoke(cli, ["--db", str(db), "--model", "e5-onnx", "reembed"])
+    assert result.exit_code == 0, result.output
+    assert "3 articles to embed" in result.output
+    assert "also stored: all-MiniLM-L6-v2 (3)" in result.output
+    store = Store(db)
+    try:
+        assert store.embedding_models() == {
+            "all-MiniLM-L6-v2": 3,
+            "multilingual-e5-small-onnx-int8": 3,
+        }
+        assert store.count_missing_embeddings("multilingual-e5-small-onnx-int8") == 0
+    finally:
+        store.close()
+    # nothing left to do, and the stories are as they were
+    again = CliRunner().invoke(
+        cli, ["--db", str(db), "--model", "e5-onnx", "reembed", "--drop-others"]
+    )
+    assert again.exit_code == 0, again.output
+    assert "0 articles to embed" in again.output and "deleted 6 vectors" in again.output
+    with Reader(db) as reader:
+        assert {r["url"]: r["story_id"] for r in reader.export_articles()} == stories_before

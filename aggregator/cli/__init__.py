@@ -27,6 +27,7 @@ from aggregator.cli.dashboard import dashboard
 from aggregator.cli.feedreader import publish, watch
 from aggregator.cli.importing import eval_, extract_cmd, import_
 from aggregator.cli.reading import export, feeds, search, stories
+from aggregator.cli.reembed import reembed
 from aggregator.cli.refresh import demo, refresh
 from aggregator.cli.story import corrections, story
 from aggregator.config import Settings, settings_help
@@ -109,6 +110,7 @@ for _command in (
     demo,
     dashboard,
     eval_,
+    reembed,
     extract_cmd,
     settings_cmd,
 ):

@@ -49,12 +49,12 @@ class LanguageCentering:
         self._fallback: tuple[Vector, Vector] | None = None
         if not total:
             return
-        body_mean = sum(body.values()) / total
-        title_mean = sum(title.values()) / total
+        body_mean: Vector = (np.sum(list(body.values()), axis=0) / total).astype(np.float32)
+        title_mean: Vector = (np.sum(list(title.values()), axis=0) / total).astype(np.float32)
         self._fallback = (body_mean, title_mean)
         for key, n in counts.items():
-            self._body[key] = (body[key] + prior * body_mean) / (n + prior)
-            self._title[key] = (title[key] + prior * title_mean) / (n + prior)
+            self._body[key] = ((body[key] + prior * body_mean) / (n + prior)).astype(np.float32)
+            self._title[key] = ((title[key] + prior * title_mean) / (n + prior)).astype(np.float32)
 
     def apply(self, doc: ClusterDoc) -> ClusterDoc:
         """``doc`` with both vectors centred on its language's mean and re-normalised."""

@@ -349,6 +349,29 @@ class Store:
         ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
+    def embedding_models(self) -> dict[str, int]:
+        """Model name -> how many articles carry its body vector."""
+        rows = self.conn.execute(
+            "SELECT model, COUNT(*) FROM embeddings WHERE field = 'body' GROUP BY model"
+        ).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def count_missing_embeddings(self, model: str) -> int:
+        """How many articles have no body vector for ``model`` yet."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS ("
+            " SELECT 1 FROM embeddings e WHERE e.article_id = a.id AND e.model = ?"
+            " AND e.field = 'body')",
+            (model,),
+        ).fetchone()
+        return int(row[0])
+
+    def drop_embeddings_except(self, model: str) -> int:
+        """Delete the vectors of every other model; returns how many rows went."""
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM embeddings WHERE model != ?", (model,))
+            return int(cursor.rowcount)
+
     def embeddings_by_hash(self, model: str, field: str, hashes: Sequence[str]) -> dict[str, bytes]:
         """Vectors already computed for identical inputs (syndicated copies, re-imports)."""
         found: dict[str, bytes] = {}
