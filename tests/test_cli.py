@@ -406,6 +406,17 @@ def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server
     holds(copy)
     assert url  # every title has its url
 
+    # clustered afresh without them, the current settings would undo both corrections again
+    checked = _invoke(db, "eval", "--corrections", "--json")
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.stdout)
+    assert (report["corrections"], report["unnecessary"], report["needed"]) == (2, 0, 2)
+    assert [(c["kind"], c["verdict"]) for c in report["checks"]] == [
+        ("split", "needed"),
+        ("move", "needed"),
+    ]
+    assert report["articles"] == 16
+
 
 def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path) -> None:
     import newsdb

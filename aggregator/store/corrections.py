@@ -13,9 +13,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from aggregator.store import iso, parse_iso
+from aggregator.errors import StorageError
+from aggregator.store import connect, iso, parse_iso
 from aggregator.store.records import Queries
 from aggregator.urls import url_key
 
@@ -323,6 +325,26 @@ class CorrectionTable:
         )
 
 
+def unclustered_copy(source: Path, target: Path) -> None:
+    """Copy the database at ``source`` to a new file ``target`` with every article in no story,
+    and no stories, merges or corrections: ready to be clustered afresh, vectors kept."""
+    if target.exists():
+        raise StorageError(f"{target} exists already; a fresh copy needs a new file")
+    reading = connect(source, readonly=True)
+    writing = connect(target)
+    try:
+        reading.backup(writing)
+        with writing:
+            writing.execute("UPDATE articles SET story_id = NULL, clustered = NULL")
+            for table in ("stories", "story_merges", "corrections"):
+                writing.execute(f"DELETE FROM {table}")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot copy {source} to {target}: {exc}") from exc
+    finally:
+        writing.close()
+        reading.close()
+
+
 class CorrectionQueries(Queries):
     """The reader's side: the history of corrections and the merges that led into a story."""
 
@@ -333,6 +355,11 @@ class CorrectionQueries(Queries):
             (limit if limit is not None else -1,),
         )
         return [_correction(r) for r in rows]
+
+    def placements(self) -> dict[int, int]:
+        """The story of every article that has one: article id -> story id."""
+        rows = self._rows("SELECT id, story_id FROM articles WHERE story_id IS NOT NULL", ())
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def merged_into(self, story_id: int) -> list[int]:
         """Story ids that now lead to ``story_id`` because they were merged into it."""
