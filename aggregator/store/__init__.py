@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from aggregator.errors import StorageError
 from aggregator.models import Article, Feed, Mention, Vector
@@ -124,6 +123,10 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # imported here, not at the top: sqlite-utils imports pandas when it is installed, a
+        # second and more of start-up that the read-only commands (search, stories) never need
+        import sqlite_utils
+
         self.conn = connect(path)
         self.db = sqlite_utils.Database(self.conn)
         self.migrate()
