@@ -21,12 +21,19 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aggregator.embed import LazyEmbedder
+from aggregator.store.fts import AliasLookup
 from aggregator.store.read import ArticleRow, Filters, Reader, StoryRow
 
 RRF_K = 60
+KEYWORD_WEIGHT = 1.0
+SEMANTIC_WEIGHT = 1.0
+WIDEN = 10
+SIBLING = 0.9
 CANDIDATES = 200
 OVERSAMPLE = 10
 MODES = ("keyword", "semantic", "hybrid")
@@ -44,8 +51,26 @@ CSV_COLUMNS = (
 )
 
 
-def keyword(reader: Reader, query: str, *, limit: int, filters: Filters) -> list[ArticleRow]:
-    return reader.search_keyword(query, limit=limit, filters=filters)
+@cache
+def entity_names(path: Path | None = None) -> AliasLookup:
+    """Every name of the entity a piece of query text names, from the knowledge base at
+    ``path`` (the shipped one by default); loaded once per process and path."""
+    from aggregator.entities import DEFAULT_PATH, KnowledgeBase
+
+    kb = KnowledgeBase.load(path or DEFAULT_PATH)
+
+    def names(text: str) -> tuple[str, ...]:
+        entity = kb.lookup(text)
+        return entity.all_names if entity is not None else ()
+
+    return names
+
+
+def keyword(
+    reader: Reader, query: str, *, limit: int, filters: Filters, entities: Path | None = None
+) -> list[ArticleRow]:
+    """Full-text search, query words matching their word forms and entity names their aliases."""
+    return reader.search_keyword(query, limit=limit, filters=filters, names=entity_names(entities))
 
 
 def embed_query(query: str, model: str) -> Any:
@@ -89,13 +114,17 @@ def semantic(
     return semantic_by_vector(reader, vector, limit=limit, filters=filters, model=model)
 
 
-def _rrf(rankings: Sequence[Sequence[int]], *, limit: int) -> list[tuple[int, float]]:
+def _rrf(
+    rankings: Sequence[Sequence[int]], *, limit: int, weights: Sequence[float] = ()
+) -> list[tuple[int, float]]:
     """The top ``limit`` (article id, fused score) pairs, best first, ties by id (see the module
-    docstring); the one place the fusion formula lives, for rows and for bare ids alike."""
+    docstring); the one place the fusion formula lives, for rows and for bare ids alike.
+    ``weights`` scale each ranking's share (1 each by default)."""
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for number, ranking in enumerate(rankings):
+        weight = weights[number] if number < len(weights) else 1.0
         for position, article_id in enumerate(ranking, start=1):
-            fused[article_id] = fused.get(article_id, 0.0) + 1.0 / (RRF_K + position)
+            fused[article_id] = fused.get(article_id, 0.0) + weight / (RRF_K + position)
     order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
     return [(i, fused[i]) for i in order]
 
@@ -111,28 +140,76 @@ def fuse(rankings: Sequence[Sequence[ArticleRow]], *, limit: int) -> list[Articl
 
 
 def hybrid(
-    reader: Reader, query: str, *, limit: int, filters: Filters, model: str
+    reader: Reader,
+    query: str,
+    *,
+    limit: int,
+    filters: Filters,
+    model: str,
+    entities: Path | None = None,
 ) -> list[ArticleRow]:
-    """Keyword and semantic rankings of ``CANDIDATES`` ids each, fused by rank."""
+    """Keyword and semantic rankings fused, then widened to whole stories (see the module
+    docstring)."""
     vector = None
     if query.strip() and reader.vector_index(LazyEmbedder(model).name).size:
         vector = embed_query(query, model)
-    return hybrid_by_vector(reader, query, vector, limit=limit, filters=filters, model=model)
+    return hybrid_by_vector(
+        reader, query, vector, limit=limit, filters=filters, model=model, entities=entities
+    )
 
 
 def hybrid_by_vector(
-    reader: Reader, query: str, vector: Any, *, limit: int, filters: Filters, model: str
+    reader: Reader,
+    query: str,
+    vector: Any,
+    *,
+    limit: int,
+    filters: Filters,
+    model: str,
+    entities: Path | None = None,
 ) -> list[ArticleRow]:
     """Hybrid search with the query vector already computed; text is read only for the
     ``limit`` articles that come out on top."""
-    keyword_ids = reader.search_keyword_ids(query, limit=CANDIDATES, filters=filters)
+    names = entity_names(entities)
+    keyword_ids = reader.search_keyword_ids(query, limit=CANDIDATES, filters=filters, names=names)
+    if len(keyword_ids) < CANDIDATES:
+        # articles with every word first, then those with some, best BM25 first
+        seen = set(keyword_ids)
+        some = reader.search_keyword_ids(
+            query, limit=CANDIDATES, filters=filters, names=names, any_word=True
+        )
+        keyword_ids += [i for i in some if i not in seen][: CANDIDATES - len(keyword_ids)]
     semantic_ids: list[int] = []
     if vector is not None and filters == Filters():
         semantic_ids = reader.vector_index(LazyEmbedder(model).name).nearest(vector, CANDIDATES)[0]
     elif vector is not None:
-        rows = semantic_by_vector(reader, vector, limit=CANDIDATES, filters=filters, model=model)
-        semantic_ids = [r.id for r in rows]
-    return fuse_ids(reader, [keyword_ids, semantic_ids], limit=limit)
+        nearest = semantic_by_vector(reader, vector, limit=CANDIDATES, filters=filters, model=model)
+        semantic_ids = [r.id for r in nearest]
+    fused = _rrf(
+        [keyword_ids, semantic_ids], limit=CANDIDATES, weights=(KEYWORD_WEIGHT, SEMANTIC_WEIGHT)
+    )
+    top = widen_to_stories(reader, fused, filters=filters)[:limit]
+    rows = {r.id: r for r in reader.articles_by_id([i for i, _ in top])}
+    return [replace(rows[i], rank=score) for i, score in top if i in rows]
+
+
+def widen_to_stories(
+    reader: Reader, ranked: Sequence[tuple[int, float]], *, filters: Filters
+) -> list[tuple[int, float]]:
+    """``ranked`` (article id, score), best first, with the other articles of the stories of
+    its first ``WIDEN`` articles added: each scores ``SIBLING`` times the best score in its
+    story unless it scored more itself, so a story found in one language brings its reports in
+    every other, just after the articles that matched."""
+    if not ranked:
+        return []
+    scores = dict(ranked)
+    members = reader.story_articles([i for i, _ in ranked[:WIDEN]], filters=filters)
+    for articles in members.values():
+        best = max(scores.get(i, 0.0) for i in articles)
+        for article_id in articles:
+            own = scores.get(article_id, 0.0)
+            scores[article_id] = max(own, SIBLING * best + own * 1e-3)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def fuse_ids(reader: Reader, rankings: Sequence[Sequence[int]], *, limit: int) -> list[ArticleRow]:
@@ -150,14 +227,17 @@ def search(
     limit: int = 20,
     filters: Filters | None = None,
     model: str = "minilm",
+    entities: Path | None = None,
 ) -> list[ArticleRow]:
+    """``query`` in ``mode`` (keyword, semantic or hybrid), best first; ``entities`` is the
+    knowledge base whose aliases expand names in the query (the shipped one by default)."""
     chosen = filters or Filters()
     if mode == "keyword":
-        return keyword(reader, query, limit=limit, filters=chosen)
+        return keyword(reader, query, limit=limit, filters=chosen, entities=entities)
     if mode == "semantic":
         return semantic(reader, query, limit=limit, filters=chosen, model=model)
     if mode == "hybrid":
-        return hybrid(reader, query, limit=limit, filters=chosen, model=model)
+        return hybrid(reader, query, limit=limit, filters=chosen, model=model, entities=entities)
     raise ValueError(f"unknown search mode {mode!r}")
 
 

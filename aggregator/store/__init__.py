@@ -20,6 +20,7 @@ import numpy as np
 
 from aggregator.errors import StorageError
 from aggregator.models import Article, Feed, Mention, Vector
+from aggregator.store.fts import register_functions
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
@@ -107,6 +108,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
             )
+        register_functions(conn)  # the search index's triggers call them
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
