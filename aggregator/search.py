@@ -45,6 +45,7 @@ KEYWORD_WEIGHT = 1.0
 SEMANTIC_WEIGHT = 1.0
 WIDEN = 10  # the stories of this many top hits are widened
 SIBLING = 0.9  # an article its story brings scores this share of the story's best hit
+FEW = 20  # with fewer keyword matches, articles with some of the words join the keyword side
 CANDIDATES = 200
 OVERSAMPLE = 10
 MODES = ("keyword", "semantic", "hybrid")
@@ -183,8 +184,9 @@ def hybrid_by_vector(
     ``limit`` articles that come out on top."""
     names = entity_names(entities)
     keyword_ids = reader.search_keyword_ids(query, limit=CANDIDATES, filters=filters, names=names)
-    if len(keyword_ids) < CANDIDATES:
-        # articles with every word first, then those with some, best BM25 first
+    if len(keyword_ids) < FEW:
+        # few articles have every word: those with some follow, best BM25 first (only then,
+        # since ranking every article with any common word costs most of a query's time)
         seen = set(keyword_ids)
         some = reader.search_keyword_ids(
             query, limit=CANDIDATES, filters=filters, names=names, any_word=True

@@ -8,6 +8,7 @@ half as much as exact forms.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aggregator.store.fts import AliasLookup, KeywordQuery, keyword_query, stemmer_language
@@ -37,19 +38,13 @@ class ArticleQueries(Queries):
         names: AliasLookup | None = None,
     ) -> list[ArticleRow]:
         """Full-text search: BM25 over exact forms and stems, titles weighted 3:1 over bodies
-        (see :mod:`aggregator.store.fts`); ``names`` expands entity names to their aliases."""
-        parsed = self.keyword_query(query, names=names)
-        if not parsed:
-            return []
-        table = parsed.table
-        clauses, params = article_filters(filters or Filters())
-        rows = self._rows(
-            f"SELECT {ARTICLE_COLUMNS}, {parsed.rank} AS score "
-            f"FROM {table} JOIN articles a ON a.id = {table}.rowid "
-            f"WHERE {table} MATCH ? {clauses} ORDER BY score LIMIT ?",
-            (parsed.expression, *params, limit),
-        )
-        return [article_row(r, rank=-float(r["score"])) for r in rows]
+        (see :mod:`aggregator.store.fts`); ``names`` expands entity names to their aliases.
+
+        The ranking reads only the index; rows are read for the ``limit`` best, since a common
+        name can match a tenth of a large database."""
+        scored = self._keyword_scores(query, limit=limit, filters=filters, names=names)
+        rows = {r.id: r for r in self.articles_by_id([i for i, _ in scored])}
+        return [replace(rows[i], rank=score) for i, score in scored if i in rows]
 
     def search_keyword_ids(
         self,
@@ -62,6 +57,21 @@ class ArticleQueries(Queries):
     ) -> list[int]:
         """The ids :meth:`search_keyword` would return, without reading any text (for fusion);
         with ``any_word``, articles that match some of the words count too."""
+        scored = self._keyword_scores(
+            query, limit=limit, filters=filters, names=names, any_word=any_word
+        )
+        return [i for i, _ in scored]
+
+    def _keyword_scores(
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: Filters | None,
+        names: AliasLookup | None,
+        any_word: bool = False,
+    ) -> list[tuple[int, float]]:
+        """(article id, score) of the best ``limit`` matches, higher scores first."""
         parsed = self.keyword_query(query, names=names, any_word=any_word)
         if not parsed:
             return []
@@ -69,11 +79,11 @@ class ArticleQueries(Queries):
         clauses, params = article_filters(filters or Filters())
         join = f"JOIN articles a ON a.id = {table}.rowid " if clauses else ""
         rows = self._rows(
-            f"SELECT {table}.rowid FROM {table} {join}"
-            f"WHERE {table} MATCH ? {clauses} ORDER BY {parsed.rank} LIMIT ?",
+            f"SELECT {table}.rowid, {parsed.rank} AS score FROM {table} {join}"
+            f"WHERE {table} MATCH ? {clauses} ORDER BY score LIMIT ?",
             (parsed.expression, *params, limit),
         )
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), -float(r[1])) for r in rows]
 
     def keyword_query(
         self, query: str, *, names: AliasLookup | None = None, any_word: bool = False

@@ -247,10 +247,20 @@ def _stem_alternatives(text: str, languages: Sequence[str]) -> list[str]:
 
 
 def _any_of(columns: str, phrases: Sequence[str]) -> str:
-    unique = list(dict.fromkeys(p for p in phrases if p))
+    """``phrases`` as alternatives in ``columns``; a phrase that contains another one is left
+    out, since whatever it matches the shorter one matches too ("Xiaomi Corporation" beside
+    "Xiaomi"), and each alternative costs a pass over its postings."""
+    unique = list({p.casefold(): p for p in reversed(phrases) if p}.values())[::-1]
+    unique = [p for p in unique if not any(q != p and _contains(p, q) for q in unique)]
     if not unique:
         return ""
     return f"{columns}: ({' OR '.join(unique)})" if len(unique) > 1 else f"{columns}: {unique[0]}"
+
+
+def _contains(phrase: str, other: str) -> bool:
+    """Whether the words of the quoted ``other`` occur in ``phrase`` in a row."""
+    inner, part = phrase.casefold().strip('"').split(), other.casefold().strip('"').split()
+    return any(inner[i : i + len(part)] == part for i in range(len(inner) - len(part) + 1))
 
 
 def _word_group(text: str, languages: Sequence[str], names: Sequence[str] = ()) -> str:
