@@ -189,9 +189,10 @@ def test_keyword_search_groups_by_story_and_exports_csv(news: Path, use_db) -> N
     app.text_input(key="search-query").input("tariffs").run()
     assert not app.exception
     page = texts(app)
-    # "tariffs" as a word: the Voltwire headline, not AutoWire's "tariff rates"
-    assert "**1 article** in **1 story**" in page
-    assert "Brussels hits Chinese EV makers with tariffs up to 38 percent" in page
+    # the Voltwire headline with "tariffs" first, then AutoWire's "tariff rates" (same stem)
+    assert "**2 articles** in **1 story**" in page
+    exact = page.index("Brussels hits Chinese EV makers with tariffs up to 38 percent")
+    assert exact < page.index("EU imposes provisional duties of up to 38% on Chinese electric")
     groups = [link.proto.label.replace("\\", "") for link in app.get("page_link")]
     assert len(groups) == 1 and groups[0].startswith("**EU imposes provisional duties")
     button = app.get("download_button")

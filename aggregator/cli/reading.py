@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from aggregator.cli.context import DATE_FORMATS, Context, open_reader, utc
-from aggregator.config import Settings
+from aggregator.config import Settings, bundled
 from aggregator.errors import StorageError
 from aggregator.text import plural
 
@@ -127,7 +127,13 @@ def search(
     )
     with open_reader(obj.settings) as reader:
         hits = run_search(
-            reader, query, mode=mode, limit=limit, filters=filters, model=obj.settings.model
+            reader,
+            query,
+            mode=mode,
+            limit=limit,
+            filters=filters,
+            model=obj.settings.model,
+            entities=bundled(obj.settings.entities),
         )
     if not hits and not as_json:
         click.echo("No matches.")

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from aggregator.errors import StorageError
 from aggregator.models import Article, Feed, Mention, Vector
+from aggregator.store.fts import register_functions
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
@@ -118,6 +118,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
             )
+        register_functions(conn)  # the search index's triggers call them
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
@@ -134,6 +135,10 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # imported here, not at the top: sqlite-utils imports pandas when it is installed, a
+        # second and more of start-up that the read-only commands (search, stories) never need
+        import sqlite_utils
+
         self.conn = connect(path)
         self.db = sqlite_utils.Database(self.conn)
         self.migrate()
