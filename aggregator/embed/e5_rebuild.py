@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import pickle
 import re
 import shutil
 import struct
@@ -53,7 +55,7 @@ PREFIXES: dict[Kind, str] = {"query": "query: ", "passage": "passage: "}
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 """Bumped when the folder this module writes changes, so old caches are rebuilt."""
 
 
@@ -232,6 +234,8 @@ def rebuild(source: Path, folder: Path) -> None:
     (folder / "normalization.json").write_text(
         json.dumps(model.normalization, ensure_ascii=False, sort_keys=True)
     )
+    with (folder / "vocab.pickle").open("wb") as handle:
+        pickle.dump((model.pieces, [float(x) for x in model.scores], model.specials), handle)
     (folder / "modules.json").write_text(
         json.dumps(
             [
@@ -311,6 +315,52 @@ def normaliser(folder: Path) -> Callable[[str], str]:
     return normalise
 
 
+class UnigramIds:
+    """The unigram tokenizer of ``e5.c``, in Python, for short texts (search queries).
+
+    It loads in a tenth of the time ``tokenizer.json`` takes (no trie is built), and cuts a text
+    exactly as ``e5.c`` does: a metaspace before the text and for every space, then the Viterbi
+    path of highest total piece score, an unknown character costing the lowest score less 10.
+    Quadratic in a word's length, so it is for queries, not articles.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        with (folder / "vocab.pickle").open("rb") as handle:
+            pieces, scores, specials = pickle.load(handle)  # a file this module wrote
+        self._ids = {piece: index for index, piece in enumerate(pieces)}
+        self._scores = scores
+        self._unk = int(specials["unk"])
+        self._bos, self._eos = int(specials["bos"]), int(specials["eos"])
+        self._unk_score = min(scores) - 10.0
+        self._longest = max(len(piece) for piece in pieces)
+
+    def __call__(self, text: str) -> list[int]:
+        """Ids of a normalised text, with ``<s>`` and ``</s>``."""
+        marked = ("" if text.startswith(" ") else "▁") + text.replace(" ", "▁")
+        n = len(marked)
+        best = [-math.inf] * (n + 1)
+        best[0] = 0.0
+        back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
+        for start in range(n):
+            if best[start] == -math.inf:
+                continue
+            for end in range(start + 1, min(n, start + self._longest) + 1):
+                index = self._ids.get(marked[start:end])
+                if index is not None and index != self._unk:
+                    value = best[start] + self._scores[index]
+                    if value > best[end]:
+                        best[end], back[end] = value, (index, start)
+            value = best[start] + self._unk_score
+            if value > best[start + 1]:
+                best[start + 1], back[start + 1] = value, (self._unk, start)
+        ids: list[int] = []
+        at = n
+        while at > 0:
+            index, at = back[at]
+            ids.append(index)
+        return [self._bos, *reversed(ids), self._eos]
+
+
 def e5_onnx(threads: int | None = None) -> OnnxEmbedder:
     """The default embedder: multilingual-e5-small, rebuilt once, int8 on ONNX Runtime."""
     folder = model_folder()
@@ -323,5 +373,6 @@ def e5_onnx(threads: int | None = None) -> OnnxEmbedder:
         multilingual=True,
         prefixes=PREFIXES,
         prepare=normaliser(folder),
+        short_ids=UnigramIds(folder),
         threads=threads,
     )
