@@ -33,7 +33,7 @@ class Settings:
     db: Path | str = Path("data/aggregator.db")
     """A SQLite file, or a ``postgresql://`` URL (see :func:`db_location`)."""
     feeds: Path = Path("feeds.yaml")
-    model: str = "minilm"
+    model: str = "e5-onnx"
     entities: Path = Path("data/entities.yaml")
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -190,6 +190,7 @@ def load_feeds(path: Path) -> FeedList:
 
 
 def parse_feeds(text: str, path: Path) -> FeedList:
+    """Validate feeds.yaml text; every mistake in it is reported at once, one line each."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -198,33 +199,57 @@ def parse_feeds(text: str, path: Path) -> FeedList:
         return FeedList(path, ())
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}:{_line(root)}: expected a mapping with a 'feeds' list")
+    problems: list[str] = []
     feeds_node: yaml.Node | None = None
     for key_node, value_node in root.value:
         key = key_node.value
         if key not in TOP_KEYS:
-            raise ConfigError(
+            problems.append(
                 f"{path}:{_line(key_node)}: unknown key {key!r}{_suggest(key, TOP_KEYS)}"
             )
+            continue
         feeds_node = value_node
-    if feeds_node is None or (isinstance(feeds_node, yaml.ScalarNode) and not feeds_node.value):
-        return FeedList(path, ())
-    if not isinstance(feeds_node, yaml.SequenceNode):
-        raise ConfigError(f"{path}:{_line(feeds_node)}: 'feeds' must be a list")
+    feeds: list[Feed] = []
+    empty = isinstance(feeds_node, yaml.ScalarNode) and not feeds_node.value
+    if isinstance(feeds_node, yaml.SequenceNode):
+        feeds = _feed_items(feeds_node, path, problems)
+    elif feeds_node is not None and not empty:
+        problems.append(f"{path}:{_line(feeds_node)}: 'feeds' must be a list")
+    if problems:
+        raise ConfigError(_problems_message(path, problems))
+    return FeedList(path, tuple(feeds))
+
+
+def _feed_items(feeds_node: yaml.SequenceNode, path: Path, problems: list[str]) -> list[Feed]:
+    """The valid feeds of the list; the mistakes of the others, and duplicates, go to
+    ``problems``."""
     feeds: list[Feed] = []
     names: dict[str, int] = {}
     urls: dict[str, str] = {}
     for index, item in enumerate(feeds_node.value, start=1):
-        feed = _feed(item, index, path)
+        feed = _feed(item, index, path, problems)
+        if feed is None:
+            continue
         where = f"{path}:{_line(item)}: feed {feed.name!r}"
         if feed.name in names:
-            raise ConfigError(f"{where}: duplicate name (first defined at line {names[feed.name]})")
+            problems.append(f"{where}: duplicate name (first defined at line {names[feed.name]})")
+            continue
         url_key = feed_address_key(feed.url)
         if url_key in urls:
-            raise ConfigError(f"{where}: key 'url': duplicate of feed {urls[url_key]!r}")
+            problems.append(f"{where}: key 'url': duplicate of feed {urls[url_key]!r}")
+            continue
         names[feed.name] = _line(item)
         urls[url_key] = feed.name
         feeds.append(feed)
-    return FeedList(path, tuple(feeds))
+    return feeds
+
+
+def _problems_message(path: Path, problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{path}: {len(problems)} mistakes in the feed list:\n" + "\n".join(
+        f"  {problem}" for problem in problems
+    )
 
 
 def feed_address_key(url: str) -> str:
@@ -241,9 +266,11 @@ def _suggest(key: str, known: tuple[str, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
 
 
-def _feed(node: yaml.Node, index: int, path: Path) -> Feed:
+def _feed(node: yaml.Node, index: int, path: Path, problems: list[str]) -> Feed | None:
+    """The feed described by ``node``, or None with each of its mistakes added to ``problems``."""
     if not isinstance(node, yaml.MappingNode):
-        raise ConfigError(f"{path}:{_line(node)}: feed #{index} must be a mapping of keys")
+        problems.append(f"{path}:{_line(node)}: feed #{index} must be a mapping of keys")
+        return None
     raw: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for key_node, value_node in node.value:
@@ -251,32 +278,37 @@ def _feed(node: yaml.Node, index: int, path: Path) -> Feed:
         lines[key_node.value] = _line(key_node)
     name = raw.get("name")
     label = f"feed {name!r}" if isinstance(name, str) and name.strip() else f"feed #{index}"
+    found = len(problems)
 
-    def fail(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{path}:{lines.get(key, _line(node))}: {label}: key {key!r}: {why}")
+    def fail(key: str, why: str) -> None:
+        problems.append(f"{path}:{lines.get(key, _line(node))}: {label}: key {key!r}: {why}")
 
     for key in raw:
         if key not in FEED_KEYS:
-            raise fail(key, f"unknown key{_suggest(key, FEED_KEYS)}")
+            fail(key, f"unknown key{_suggest(key, FEED_KEYS)}")
     if not isinstance(name, str) or not name.strip():
-        raise fail("name", "is required and must be text")
+        fail("name", "is required and must be text")
     url = raw.get("url")
     if url is None:
-        raise fail("url", "is required")
-    problem = check_url(url) if isinstance(url, str) else "must be text"
-    if problem:
-        raise fail("url", f"{url!r} {problem}")
+        fail("url", "is required")
+    else:
+        problem = check_url(url) if isinstance(url, str) else "must be text"
+        if problem:
+            fail("url", f"{url!r} {problem}")
     language = raw.get("language")
     if language is not None and (not isinstance(language, str) or not LANGUAGE_RE.match(language)):
-        raise fail("language", f"{language!r} is not a language code such as 'en' or 'hi'")
+        fail("language", f"{language!r} is not a language code such as 'en' or 'hi'")
     tags = raw.get("tags", [])
     if isinstance(tags, str):
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) and TAG_RE.match(t) for t in tags):
-        raise fail("tags", "must be a list of short lower-case words")
+        fail("tags", "must be a list of short lower-case words")
     for flag in ("allow_private", "enabled"):
         if flag in raw and not isinstance(raw[flag], bool):
-            raise fail(flag, "must be true or false")
+            fail(flag, "must be true or false")
+    if len(problems) > found:
+        return None
+    assert isinstance(name, str) and isinstance(url, str)  # checked above
     return Feed(
         name=name.strip(),
         url=url.strip(),

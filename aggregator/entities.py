@@ -31,6 +31,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -319,8 +320,16 @@ class KnowledgeBase:
         # In load order, so that a clash is reported at the later of the two entries.
         for entity in self._entities.values():
             self._index(entity)
-        self._ci_res = self._compile(self._ci, genitive=True)
-        self._cs_res = self._compile(self._cs, genitive=False)
+
+    # Compiled on first use: compiling takes over a second, and looking names up (search
+    # expanding a query to every alias) never needs the expressions.
+    @cached_property
+    def _ci_res(self) -> tuple[re.Pattern[str], ...]:
+        return self._compile(self._ci, genitive=True)
+
+    @cached_property
+    def _cs_res(self) -> tuple[re.Pattern[str], ...]:
+        return self._compile(self._cs, genitive=False)
 
     def _index(self, entity: Entity) -> None:
         exact = {_alias_key(a, lower=True) for a in entity.exact}

@@ -1,4 +1,5 @@
-"""Clustering quality: B-cubed precision/recall/F1, AMI and ARI against a gold partition.
+"""Clustering quality: B-cubed precision/recall/F1, AMI and ARI against a gold partition, and
+how many readers' corrections the current settings would have made unnecessary.
 
 B-cubed scores each item by how much of its predicted story shares its gold event (precision) and
 how much of its gold event landed in its predicted story (recall), then averages over items. Unlike
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
     from aggregator.config import Settings
+    from aggregator.pipeline import Pipeline
+    from aggregator.store.corrections import CorrectionRow
 
 SCORE_KEYS = ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ami", "ari")
 
@@ -168,3 +171,77 @@ def evaluate_file(
         languages = {str(r["id"]): str(r["language"]) for r in exported}
         runs.append(score(gold, predicted, groups=languages))
     return Evaluation(tuple(runs), len(records))
+
+
+@dataclass(frozen=True)
+class CorrectionVerdict:
+    """What a clustering made afresh says about one correction in force.
+
+    ``pairs`` counts the article pairs the correction still constrains (after later corrections
+    overrode what they contradict): a must-link pair (the moved articles with those they joined,
+    a split's articles with each other) and a cannot-link pair (a moved article and one it left).
+    ``kept`` counts those the fresh clustering already keeps without being told.
+    """
+
+    correction: CorrectionRow
+    kept: int
+    pairs: int
+
+    @property
+    def verdict(self) -> str:
+        if self.pairs == 0:
+            return "overridden"  # later corrections undid all it set
+        return "unnecessary" if self.kept == self.pairs else "needed"
+
+
+@dataclass(frozen=True)
+class CorrectionCheck:
+    """The corrections in force against the database clustered afresh with current settings."""
+
+    model: str
+    articles: int
+    stories: int
+    verdicts: tuple[CorrectionVerdict, ...]
+
+    def count(self, verdict: str) -> int:
+        return sum(v.verdict == verdict for v in self.verdicts)
+
+
+def check_corrections(
+    settings: Settings, *, build: Callable[[Settings], Pipeline] | None = None
+) -> CorrectionCheck:
+    """How many corrections in force the current settings would have made unnecessary.
+
+    The articles of ``settings.db`` are clustered afresh in a temporary copy, with the model and
+    clustering settings of ``settings`` and without the corrections (stored vectors are reused;
+    missing ones are computed). A correction is unnecessary when that clustering keeps every
+    article pair it constrains: moved articles with the articles they joined, and apart from
+    those they left. ``build`` makes the pipeline (default: :meth:`Pipeline.build`).
+    """
+    from aggregator.cluster import Constraints, Correction
+    from aggregator.pipeline import Pipeline, RunReport
+    from aggregator.store.corrections import unclustered_copy
+    from aggregator.store.read import Reader
+
+    with Reader(settings.db) as reader:
+        rows = [c for c in reversed(reader.corrections()) if c.in_force]
+    if not rows:
+        return CorrectionCheck(settings.model, 0, 0, ())
+    with tempfile.TemporaryDirectory(prefix="aggregator-corrections-") as tmp:
+        fresh = Path(tmp) / "fresh.db"
+        run_settings = replace(settings, db=fresh)
+        unclustered_copy(settings.db, fresh)
+        with (build or Pipeline.build)(run_settings) as pipeline:
+            pipeline.embed_pending()
+            pipeline.cluster_pending(RunReport())
+            model = pipeline.embedder.name
+        with Reader(run_settings.db) as reader:
+            story_of = reader.placements()
+    each = Constraints.each(
+        [Correction(frozenset(c.moved), frozenset(c.stayed), frozenset(c.joined)) for c in rows]
+    )
+    verdicts = tuple(
+        CorrectionVerdict(row, *constraints.kept_by(story_of))
+        for row, constraints in zip(rows, each, strict=True)
+    )
+    return CorrectionCheck(model, len(story_of), len(set(story_of.values())), verdicts)

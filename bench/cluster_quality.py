@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings  # noqa: E402
+from aggregator.embed import DEFAULT_MODEL, model_name  # noqa: E402
 from aggregator.evaluate import Scores, score  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"  # the development data sits beside the checkout
@@ -219,6 +220,7 @@ def export_jsonl(directory: Path) -> None:
 
 def run_clusterer(items: Sequence[Item], settings: ClusterSettings) -> dict[str, str]:
     clusterer = Clusterer(settings)
+    clusterer.calibrate([item.doc for item in items])
     for item in items:
         clusterer.add(item.doc)
     clusterer.consolidate()
@@ -343,7 +345,7 @@ def scale(existing_counts: Sequence[int], new: int = 1000, dim: int = 384) -> No
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--demo", action="store_true", help="also score data/demo/gold.jsonl")
     parser.add_argument("--only", choices=["ecb", "uci", "demo"], help="one data set only")
     parser.add_argument("--scale", action="store_true", help="time the window-bound cost")
@@ -358,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from aggregator.embed import load_embedder
 
     multilingual = args.model in ("e5", "multilingual") or load_embedder(args.model).multilingual
-    settings = ClusterSettings.for_embedder(args.model, multilingual=multilingual)
+    settings = ClusterSettings.for_embedder(model_name(args.model), multilingual=multilingual)
     plain = 0.9 if "e5" in args.model else 0.5
     jobs: list[tuple[str, Callable[[], None]]] = [
         (

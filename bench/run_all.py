@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parent
 SKIP = {
     "run_all.py": "this runner",
     "build_demo_gold.py": "regenerates data/demo/gold.jsonl; not a measurement",
+    "cluster_tune.py": "a tuning tool over labelled files given as arguments",
 }
 
 

@@ -15,10 +15,11 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+import pandas as pd
 import streamlit as st
 
 from aggregator.config import Settings, db_location
@@ -224,6 +225,25 @@ def sparkline(timeline: Sequence[tuple[str, int]], days: int = 14) -> str:
     series = [counts.get(day, 0) for day in window]
     top = max(series) or 1
     return "".join("▁" if n == 0 else _BARS[min(7, 1 + (n * 7 - 1) // top)] for n in series)
+
+
+def time_frame(series: Sequence[tuple[datetime, int]], column: str) -> pd.DataFrame:
+    """Counts per hour or day as a chart frame on a time axis (UTC), which labels a few
+    readable ticks however many bars there are."""
+    times = [t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t for t, _ in series]
+    return pd.DataFrame({column: pd.to_datetime(times), "articles": [n for _, n in series]})
+
+
+def every_day(timeline: Sequence[tuple[str, int]]) -> list[tuple[datetime, int]]:
+    """Per-day counts (``YYYY-MM-DD``) from the first day to the last, quiet days at zero."""
+    if not timeline:
+        return []
+    counts = {day: n for day, n in timeline}
+    first = datetime.strptime(min(counts), "%Y-%m-%d")
+    last = datetime.strptime(max(counts), "%Y-%m-%d")
+    days = (last - first).days + 1
+    moments = [first + timedelta(days=i) for i in range(days)]
+    return [(moment, counts.get(f"{moment:%Y-%m-%d}", 0)) for moment in moments]
 
 
 def span(first: datetime, last: datetime) -> str:

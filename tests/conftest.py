@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,19 @@ def make_db(
 def db(make_db: Callable[[str], Location]) -> Location:
     """A fresh database location on the test's engine."""
     return make_db("test")
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A demo refresh done once per test run: its database and what it printed."""
+
+    db: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    from readme_sample import run_demo
+
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    return DemoRun(db, run_demo(db))

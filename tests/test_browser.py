@@ -228,3 +228,84 @@ def test_search_results_render_in_chromium(browser: Browser, dashboard: str) -> 
     assert not state["exceptions"], state["exceptions"]
     assert "Brussels hits Chinese EV makers" in state["text"]
     assert "Download CSV" in state["text"]
+
+
+# --- the demo's article links ----------------------------------------------------------------
+
+LEAD_LINK = """(() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const links = Array.from(main.querySelectorAll('a[href^="http://127.0.0.1:"]'))
+    .filter(a => !a.href.startsWith(location.origin));
+  if (!links.length) return JSON.stringify(null);
+  const a = links[0];
+  a.target = '_self';  // the dashboard opens articles in a new tab; follow it in this one
+  const found = {href: a.href, text: a.innerText};
+  a.click();
+  return JSON.stringify(found);
+})()"""
+ARTICLE = """JSON.stringify({
+  href: location.href,
+  title: document.title,
+  heading: (document.querySelector('h1') || {}).innerText || '',
+  text: document.body ? document.body.innerText : '',
+})"""
+
+
+def evaluate(browser: Browser, expression: str) -> Any:
+    result = browser.call("Runtime.evaluate", expression=expression, returnByValue=True)
+    return json.loads(result["result"]["value"])
+
+
+@pytest.fixture(scope="module")
+def demo_dashboard(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``aggregator dashboard`` as a user starts it after ``aggregator demo``."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("demo-dashboard") / "dashboard.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AGGREGATOR_MODEL": "minilm"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "--db", str(demo_run.db), "dashboard",
+             "--port", str(port)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: streamlit goes down with it
+        )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/_stcore/health", time.monotonic() + 90)
+        yield base
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        print(log.read_text())
+
+
+def test_demo_article_link_opens_its_page(browser: Browser, demo_dashboard: str) -> None:
+    """After a demo refresh, a click on an article link in the dashboard opens the article."""
+    state = browser.open(f"{demo_dashboard}/", expect="Top stories")
+    assert not state["exceptions"], state["exceptions"]
+    story = evaluate(
+        browser,
+        "JSON.stringify(Array.from(document.querySelectorAll('a'))"
+        ".map(a => a.href).find(h => h.includes('story=')) || null)",
+    )
+    assert story, "the top stories page links no story"
+    state = browser.open(story, expect="Coverage by source")
+    assert not state["exceptions"], state["exceptions"]
+    clicked = evaluate(browser, LEAD_LINK)
+    assert clicked is not None, "the story page links no demo article"
+    deadline = time.monotonic() + 30
+    page = evaluate(browser, ARTICLE)
+    while time.monotonic() < deadline and not (page["href"] == clicked["href"] and page["heading"]):
+        time.sleep(0.3)
+        page = evaluate(browser, ARTICLE)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(SHOTS / "demo-article.png")
+    assert page["href"] == clicked["href"]
+    assert page["heading"].strip() == clicked["text"].strip(), page["text"][:300]
+    assert "Not found" not in page["title"]
+    assert len(page["text"]) > 500, "the article page has no article"

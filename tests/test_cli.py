@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.config import settings_help
+from aggregator.store import Store
+from aggregator.store.read import Reader
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = {
@@ -27,6 +30,7 @@ COMMANDS = {
     "demo",
     "dashboard",
     "eval",
+    "reembed",
     "extract",
     "settings",
 }
@@ -56,6 +60,25 @@ def test_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:
     result = run("--db", str(tmp_path / "a.db"), "--feeds", str(feeds), "refresh")
     assert result.returncode == 2
     assert "feed 'X'" in result.stderr and "'tagz'" in result.stderr
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_every_config_error_is_reported_and_the_exit_is_2(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        "  - {name: A, url: 'https://a.example/f', tagz: [ev]}\n"
+        "  - {name: B, url: 'ftp://b.example/f'}\n"
+        "  - {name: C, url: 'https://c.example/f', language: English}\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "a.db"), "--feeds", str(feeds), "refresh"]
+    )
+    assert result.exit_code == 2
+    assert f"error: {feeds}: 3 mistakes in the feed list:" in result.output
+    for where in (f"{feeds}:2: feed 'A': key 'tagz'", f"{feeds}:3: feed 'B': key 'url'"):
+        assert where in result.output
+    assert f"{feeds}:4: feed 'C': key 'language'" in result.output
     assert not (tmp_path / "a.db").exists()
 
 
@@ -107,9 +130,33 @@ def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     assert len(csv_out.stdout.splitlines()) == 4
 
 
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"title": "Recall", "text": "Body"}, "key 'url' is required"),
+        ({"url": "https://x.example/a", "text": "Body"}, "key 'title' is required"),
+        ({"url": "https://x.example/a", "title": "Recall", "text": "  "}, "key 'text' is required"),
+        ({"url": "https://x.example/a", "title": 42, "text": "Body"}, "key 'title' must be text"),
+    ],
+)
+def test_import_records_need_url_title_and_text(
+    tmp_path: Path, record: dict[str, object], message: str
+) -> None:
+    db = tmp_path / "kept.db"
+    Store(db).close()
+    good = {"url": "https://x.example/ok", "title": "Plant opens", "text": "A plant opens."}
+    path = tmp_path / "in.jsonl"
+    path.write_text(f"{json.dumps(good)}\n\n{json.dumps(record)}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(db), "import", str(path)])
+    assert result.exit_code == 2
+    assert f"error: {path}:3: {message}" in result.output  # the line, blank lines counted
+    with Reader(db) as reader:
+        assert reader.counts()["articles"] == 0  # the good line before it is not written either
+
+
 def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
-    path.write_text('{"title": "ok", "text": "fine"}\n{"title": \n')
+    path.write_text('{"url": "https://x.example/a", "title": "ok", "text": "fine"}\n{"title": \n')
     result = run("--db", str(tmp_path / "x.db"), "import", str(path))
     assert result.returncode == 2
     assert "in.jsonl:2" in result.stderr
@@ -117,9 +164,13 @@ def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None
 
 
 def test_readers_on_a_missing_database_say_how_to_start(tmp_path: Path) -> None:
-    result = run("--db", str(tmp_path / "none.db"), "stories")
-    assert result.returncode == 1
-    assert "aggregator refresh" in result.stderr
+    missing = tmp_path / "none.db"
+    for command in (["stories"], ["feeds"], ["feeds", "--json"], ["feeds", "--reset-all"]):
+        result = CliRunner().invoke(cli, ["--db", str(missing), *command])
+        assert result.exit_code == 1, (command, result.output)
+        assert f"database {missing} does not exist" in result.output
+        assert "aggregator refresh" in result.output
+        assert not missing.exists()  # a reader never creates the database it did not find
 
 
 def _all_commands(group: click.Group, prefix: str = "") -> list[str]:
@@ -210,7 +261,8 @@ REFRESHED = (
 
 
 def _invoke(db: Path, *args: str, env: dict[str, str] | None = None) -> click.testing.Result:
-    result = CliRunner().invoke(cli, ["--db", str(db), *args], env=env)
+    # the model newsdb.build embeds with: corrections need the stories' vectors
+    result = CliRunner().invoke(cli, ["--db", str(db), "--model", "minilm", *args], env=env)
     return result
 
 
@@ -354,6 +406,17 @@ def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server
     holds(copy)
     assert url  # every title has its url
 
+    # clustered afresh without them, the current settings would undo both corrections again
+    checked = _invoke(db, "eval", "--corrections", "--json")
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.stdout)
+    assert (report["corrections"], report["unnecessary"], report["needed"]) == (2, 0, 2)
+    assert [(c["kind"], c["verdict"]) for c in report["checks"]] == [
+        ("split", "needed"),
+        ("move", "needed"),
+    ]
+    assert report["articles"] == 16
+
 
 def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path) -> None:
     import newsdb
@@ -387,3 +450,48 @@ def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path)
     assert _invoke(db, "story", str(tariffs), env=readonly).exit_code == 0  # showing is fine
     assert newsdb.query(db, "SELECT id, story_id FROM articles ORDER BY id") == before
     assert newsdb.query(db, "SELECT count(*) FROM corrections") == [(0,)]
+
+
+@pytest.mark.slow
+def test_reembed_after_a_model_change_gives_every_article_the_new_vectors(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    records = [
+        {"url": f"https://example.com/{i}", "title": title, "text": f"{title}. " * 12}
+        for i, title in enumerate(
+            [
+                "Renault's chief met Xiaomi's founder at the Beijing motor show",
+                "雷诺CEO德梅奥在北京车展与雷军闭门交流",
+                "Toyota reports a record operating profit on hybrid demand",
+            ]
+        )
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    imported = CliRunner().invoke(
+        cli, ["--db", str(db), "--model", "minilm", "import", str(source)]
+    )
+    assert imported.exit_code == 0, imported.output
+    with Reader(db) as reader:
+        stories_before = {r["url"]: r["story_id"] for r in reader.export_articles()}
+
+    result = CliRunner().invoke(cli, ["--db", str(db), "--model", "e5-onnx", "reembed"])
+    assert result.exit_code == 0, result.output
+    assert "3 articles to embed" in result.output
+    assert "also stored: all-MiniLM-L6-v2 (3)" in result.output
+    store = Store(db)
+    try:
+        assert store.embedding_models() == {
+            "all-MiniLM-L6-v2": 3,
+            "multilingual-e5-small-onnx-int8": 3,
+        }
+        assert store.count_missing_embeddings("multilingual-e5-small-onnx-int8") == 0
+    finally:
+        store.close()
+    # nothing left to do, and the stories are as they were
+    again = CliRunner().invoke(
+        cli, ["--db", str(db), "--model", "e5-onnx", "reembed", "--drop-others"]
+    )
+    assert again.exit_code == 0, again.output
+    assert "0 articles to embed" in again.output and "deleted 6 vectors" in again.output
+    with Reader(db) as reader:
+        assert {r["url"]: r["story_id"] for r in reader.export_articles()} == stories_before

@@ -61,6 +61,46 @@ def test_mistakes_name_file_feed_key_and_line(text: str, fragments: list[str]) -
         assert fragment in str(caught.value)
 
 
+THREE_MISTAKES = """\
+feeds:
+  - name: Alpha
+    url: https://alpha.example/feed
+    langauge: en
+  - name: Beta
+    url: ftp://beta.example/feed
+  - name: Gamma
+    url: https://gamma.example/feed
+    tags: EV news!
+  - name: Delta
+    url: https://delta.example/feed
+"""
+
+
+def test_every_mistake_is_reported_at_once_with_its_line_feed_and_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_feeds(THREE_MISTAKES, Path("feeds.yaml"))
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "feeds.yaml: 3 mistakes in the feed list:"
+    assert lines[1] == (
+        "  feeds.yaml:4: feed 'Alpha': key 'langauge': unknown key (did you mean 'language'?)"
+    )
+    assert lines[2].startswith("  feeds.yaml:6: feed 'Beta': key 'url': 'ftp://beta.example/feed'")
+    assert lines[3] == (
+        "  feeds.yaml:9: feed 'Gamma': key 'tags': must be a list of short lower-case words"
+    )
+    assert len(lines) == 4
+
+
+def test_one_feed_with_several_mistakes_reports_each_key() -> None:
+    text = "feeds:\n  - url: nowhere\n    enabled: sometimes\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_feeds(text, Path("feeds.yaml"))
+    message = str(caught.value)
+    assert "3 mistakes" in message
+    for key in ("'name'", "'url'", "'enabled'"):
+        assert f"feed #1: key {key}" in message
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_feeds(tmp_path / "nope.yaml")

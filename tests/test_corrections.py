@@ -3,6 +3,7 @@ a real SQLite database through the pipeline (a hash embedder here; the real mode
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from aggregator.cluster import Clusterer, ClusterSettings, Constraints, Correcti
 from aggregator.config import Settings
 from aggregator.entities import KnowledgeBase
 from aggregator.errors import CorrectionError
+from aggregator.evaluate import check_corrections
 from aggregator.pipeline import Pipeline
 from aggregator.pipeline.corrections import Corrections
 from aggregator.store import Store
@@ -231,3 +233,114 @@ def test_undo_restores_stories_and_ids_of_a_merge(db: Location) -> None:
         headlines = dict(conn.execute("SELECT id, headline FROM stories"))
     assert headlines[new] in LISTING and headlines[story] in MEETING
     pipeline.close()
+
+
+# --- what the current settings would have done without the corrections ----------------------
+
+
+def test_each_correction_keeps_the_pairs_later_ones_left_it() -> None:
+    split = Correction(moved=frozenset({3, 4}), stayed=frozenset({1, 2}))
+    move = Correction(moved=frozenset({4}), stayed=frozenset({3}), joined=frozenset({1, 2}))
+    first, second = Constraints.each([split, move])
+    # the move took 4 back to 1 and 2: the split still keeps 3 apart from 1 and 2, and no more
+    assert first == Constraints((), ((frozenset({3}), frozenset({1, 2})),))
+    assert second.together == (frozenset({1, 2, 4}),)
+    # pairs a clustering keeps: 3 apart from 1 and 2 (2 pairs); 4 with 1 and 2, 1 with 2 (3),
+    # and 4 apart from 3 (1)
+    assert first.kept_by({1: 10, 2: 10, 3: 30, 4: 10}) == (2, 2)
+    assert second.kept_by({1: 10, 2: 10, 3: 30, 4: 10}) == (4, 4)
+    assert second.kept_by({1: 10, 2: 20, 3: 30, 4: 30}) == (0, 4)
+    assert second.kept_by({1: 10, 2: 10}) == (1, 1)  # articles deleted since are left out
+
+
+def test_eval_counts_corrections_the_settings_would_have_made_unnecessary(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    pipeline, fix = gluing(path)
+    pipeline.import_records(records([*MEETING, *LISTING]))
+    (story,) = stories(path)
+    article = ids(path)
+    fix.split(story, [article[t] for t in LISTING], by="ana")
+    pipeline.close()
+    settings = Settings(db=path, entities=REPO / "data" / "entities.yaml")
+
+    def build(cls: type[Pipeline]) -> Callable[[Settings], Pipeline]:
+        return lambda s: cls(s, Store(s.db), HashEmbedder(), KnowledgeBase.load(s.entities))
+
+    # clustered afresh by the settings that glued them, the two events are one story again
+    glued = check_corrections(settings, build=build(Gluing))
+    assert (glued.articles, glued.stories) == (8, 1)
+    (verdict,) = glued.verdicts
+    assert (verdict.verdict, verdict.kept, verdict.pairs) == ("needed", 6, 6 + 16)
+    # the default settings part them as the reader did: the split was unnecessary with them
+    plain = check_corrections(settings, build=build(Pipeline))
+    assert [v.verdict for v in plain.verdicts] == ["unnecessary"]
+    assert plain.count("unnecessary") == 1 and plain.count("needed") == 0
+    # the database itself is untouched: one correction, the split in force
+    assert sorted(stories(path)[verdict.correction.target_id]) == sorted(LISTING)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
+
+
+class Consolidating(Pipeline):
+    """Nothing joins on arrival; consolidation alone makes stories, so the split halves of one
+    event are merged again unless a correction forbids it."""
+
+    def cluster_settings(self) -> ClusterSettings:
+        return replace(super().cluster_settings(), join_threshold=1.01, merge_threshold=0.3)
+
+
+def test_corrections_survive_a_change_of_model(tmp_path: Path) -> None:
+    later = "Lei Jun showed Luca de Meo the Xiaomi SU7 at the Beijing Auto Show stand"
+    for name, keep in (("control", False), ("kept", True)):
+        path = tmp_path / f"{name}.db"
+        settings = Settings(db=path, entities=REPO / "data" / "entities.yaml")
+        kb = KnowledgeBase.load(settings.entities)
+        with Consolidating(settings, Store(path), HashEmbedder(64), kb) as first:
+            first.import_records(records(MEETING))
+            (story,) = stories(path)
+            article = ids(path)
+            fix = Corrections(first.store, model=first.embedder.name)
+            split = fix.split(story, [article[t] for t in MEETING[2:]], by="ana")
+        if not keep:
+            with sqlite3.connect(path) as conn:
+                conn.execute("DELETE FROM corrections")
+        # another model: every article gets its vectors, the new one is clustered with them
+        with Consolidating(settings, Store(path), HashEmbedder(32), kb) as second:
+            _, report = second.import_records(records([later], start=10))
+        assert report.embedded == len(MEETING) + 1
+        with sqlite3.connect(path) as conn:
+            models = conn.execute(
+                "SELECT model, count(DISTINCT article_id) FROM embeddings GROUP BY model"
+            ).fetchall()
+        assert sorted(models) == [("hash-bow-32", 5), ("hash-bow-64", 4)]
+        found = stories(path)
+        if keep:
+            assert report.merged_stories == 1  # the new report joined one half, no more
+            assert sorted(found[story]) != sorted(found[split.target_id])
+            halves = [set(found[story]) & set(MEETING), set(found[split.target_id])]
+            assert halves[0] == set(MEETING[:2]) and set(MEETING[2:]) <= halves[1]
+            with sqlite3.connect(path) as conn:
+                rows = conn.execute("SELECT kind, undone FROM corrections").fetchall()
+            assert rows == [("split", None)]
+        else:
+            assert len(found) == 1  # without the correction, the halves are one story again
+
+
+def test_eval_needs_a_file_or_corrections_and_says_when_there_are_none(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import cli
+
+    path = tmp_path / "empty.db"
+    Store(path).close()
+    runner = CliRunner()
+    neither = runner.invoke(cli, ["--db", str(path), "eval"])
+    assert neither.exit_code == 2
+    assert "give a labelled JSONL file to score, or --corrections" in neither.output
+    both = runner.invoke(cli, ["--db", str(path), "eval", "gold.jsonl", "--corrections"])
+    assert both.exit_code == 2 and "not both" in both.output
+    none = runner.invoke(cli, ["--db", str(path), "eval", "--corrections"])
+    assert none.exit_code == 0, none.output
+    assert f"no corrections in force in {path}" in none.output
+    missing = runner.invoke(cli, ["--db", str(tmp_path / "nothing.db"), "eval", "--corrections"])
+    assert missing.exit_code == 1 and "does not exist" in missing.output

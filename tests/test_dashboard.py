@@ -189,9 +189,10 @@ def test_keyword_search_groups_by_story_and_exports_csv(news: Path, use_db) -> N
     app.text_input(key="search-query").input("tariffs").run()
     assert not app.exception
     page = texts(app)
-    # "tariffs" as a word: the Voltwire headline, not AutoWire's "tariff rates"
-    assert "**1 article** in **1 story**" in page
-    assert "Brussels hits Chinese EV makers with tariffs up to 38 percent" in page
+    # the Voltwire headline with "tariffs" first, then AutoWire's "tariff rates" (same stem)
+    assert "**2 articles** in **1 story**" in page
+    exact = page.index("Brussels hits Chinese EV makers with tariffs up to 38 percent")
+    assert exact < page.index("EU imposes provisional duties of up to 38% on Chinese electric")
     groups = [link.proto.label.replace("\\", "") for link in app.get("page_link")]
     assert len(groups) == 1 and groups[0].startswith("**EU imposes provisional duties")
     button = app.get("download_button")
@@ -257,7 +258,41 @@ def test_feeds_page_shows_health_and_last_run(news: Path, use_db) -> None:
     assert carblog["failures in a row"] == 3 and carblog["last error"] == "HTTP 404 Not Found"
     page = texts(app)
     assert "status **partial**" in page
+    assert "Partial: not every feed is healthy after this refresh (1 failed)" in page
     assert "Carblog: HTTP 404 Not Found" in page
+    healthy, failing, paused = (m.value for m in app.metric[-3:])
+    assert (healthy, failing, paused) == ("1", "0", "1")
+
+
+def test_feeds_table_shows_long_urls_and_errors_in_full(news: Path, use_db, tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from aggregator.store import Store
+
+    copy = tmp_path / "long.db"
+    copy.write_bytes(news.read_bytes())
+    url = "https://carblog.example/feeds/" + "/".join(f"section-{n}" for n in range(12)) + "/rss"
+    error = "transient: " + " ".join(f"upstream proxy said no ({n})" for n in range(14))
+    with Store(copy) as store:
+        store.update_feed("Carblog", url=url, last_error=error, paused=0)
+        run_id = store.start_run(datetime.now(UTC))
+        report = {"status": "partial", "feeds_ok": 1, "feeds_failing": 1, "feeds_paused": 0}
+        store.finish_run(run_id, datetime.now(UTC), "partial", report)
+    use_db(copy)
+    app = run("app_pages/feeds.py")
+    frame = app.dataframe[0].value
+    carblog = frame[frame["feed"] == "Carblog"].iloc[0]
+    assert carblog["url"] == url and carblog["last error"] == error  # the data is whole ...
+    proto = app.dataframe[0].proto
+    assert proto.row_height > 64  # ... the grid wraps cells of rows this tall ...
+    columns = json.loads(proto.columns)
+    assert columns["url"]["width"] == "large" and columns["last error"]["width"] == "large"
+    shown = [t.value for t in app.text]  # ... and the troubled feed is spelt out in plain text
+    assert f"{url}\n{error}" in shown
+    page = texts(app)
+    assert "Feeds with errors (1)" in page
+    assert "Partial: not every feed is healthy after this refresh (1 failing, 0 paused)" in page
 
 
 # --- states ------------------------------------------------------------------------------------

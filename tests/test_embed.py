@@ -107,3 +107,17 @@ def test_q4_blocks_dequantise_low_nibbles_first_then_high() -> None:
     assert weights.shape == (32,)
     assert weights[0] == -4.0 and weights[16] == 3.5  # (0-8)*0.5 and (15-8)*0.5
     assert weights[1] == 0.5 and weights[17] == 0.0
+
+
+@pytest.mark.slow
+def test_the_query_tokenizer_cuts_texts_as_the_tokenizer_file_does() -> None:
+    from aggregator.embed import load_embedder
+    from aggregator.embed.e5_rebuild import UnigramIds, model_folder, normaliser
+
+    folder = model_folder()
+    rebuilt = load_embedder("e5-onnx")
+    quick = UnigramIds(folder)
+    prepare = normaliser(folder)
+    texts = [*MULTILINGUAL, "EU  duties\ton Chinese EVs", "श्याओमी", "小米汽车～", "\u0001odd\u200b"]
+    for text in texts:
+        assert quick(prepare("passage: " + text)) == rebuilt.token_ids([text])[0], text  # type: ignore[attr-defined]

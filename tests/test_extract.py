@@ -78,7 +78,10 @@ def test_a_shingle_f1_below_threshold_is_detected() -> None:
     assert f1(expected, half) < MIN_F1
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="seed document not available")
+@pytest.mark.shared
+@pytest.mark.skipif(
+    not SEED.exists(), reason="../shared/seed (the development seed article) is not present"
+)
 def test_seed_page_keeps_every_story_paragraph_and_no_chrome() -> None:
     seed = SEED.read_text("utf-8").split("\n")
     story = [line for line in seed if len(line.split()) > 25]

@@ -183,6 +183,10 @@ def test_every_fault_ends_in_its_own_state_and_good_feeds_are_stored(
         assert row["last_status"] == status, (name, row["last_status"])
         assert row["consecutive_failures"] == 1 and row["paused"] == 0, name
         assert row["last_success"] is None, name
+    # the feed refused for its loopback address is told which key lifts that; no other feed is
+    hint = "a feed meant to be on this machine or network needs `allow_private: true` in feeds.yaml"
+    assert rows["Strict"]["last_error"].endswith(hint) and report.failures["Strict"].endswith(hint)
+    assert [n for n, r in rows.items() if hint in (r["last_error"] or "")] == ["Strict"]
     for name in set(EXPECTED_FAILURES) - {"Busy"}:
         assert 48 <= due_in(rows[name]) <= 72, name  # backoff_base 60 s with ±20 % jitter
     assert due_in(rows["Busy"]) >= 3599  # Retry-After wins over the shorter backoff
@@ -229,6 +233,7 @@ def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
     second = pipeline.refresh([good, gone, error], force=True)
     rows = feed_rows(db)
     assert second.feeds_unchanged == 1 and second.feeds_failed == 2
+    assert [(c.name, c.before, c.after) for c in second.changes] == [("Gone", "failing", "paused")]
     assert rows["Gone"]["paused"] == 1 and rows["Gone"]["consecutive_failures"] == 2
     assert rows["Error"]["paused"] == 0 and rows["Error"]["consecutive_failures"] == 2
     assert 96 <= due_in(rows["Error"]) <= 144  # doubled: 120 s with ±20 % jitter
@@ -236,7 +241,10 @@ def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
     before = server.paths_requested().count("/gone.xml")
     third = pipeline.refresh([good, gone, error], force=True)
     assert server.paths_requested().count("/gone.xml") == before  # paused: not even asked
-    assert third.feeds_skipped == 1
+    # a paused feed is not "skipped": it keeps the run partial, as the feed in backoff does
+    assert third.feeds_skipped == 0 and third.feeds_paused == 1 and third.feeds_failing == 1
+    assert third.status == "partial"
+    assert [(c.name, c.before, c.after) for c in third.changes] == []  # said in the second run
 
     runner = CliRunner()
     listing = runner.invoke(cli, ["--db", str(db), "feeds"])
@@ -312,6 +320,7 @@ def test_redirect_to_a_private_address_fails_only_that_feed(
     rows = feed_rows(pipeline.settings.db)
     assert report.failures.keys() == {"Hop"}
     assert "permanent: refused: 127.0.0.2 resolves to a loopback" in rows["Hop"]["last_error"]
+    assert "`allow_private: true` in feeds.yaml" in rows["Hop"]["last_error"]
     assert "/admin" not in server.paths_requested()
     assert len(article_rows(pipeline.settings.db)) == 2
 

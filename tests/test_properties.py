@@ -1,7 +1,9 @@
 """Hostile bytes into the parsers: data back, or the aggregator's own error, and nothing else.
 
-Inputs are random bytes and real feeds from the shared corpus with bytes flipped, cut off, or
-spliced with markup fragments that parsers find hard (entity declarations, CDATA, NUL bytes, BOMs).
+Inputs are random bytes, and feeds and pages with bytes flipped, cut off, or spliced with markup
+fragments that parsers find hard (entity declarations, CDATA, NUL bytes, BOMs). The documents are
+the demo corpus's own feeds (RSS 2.0, Atom, RSS 1.0, a broken one) and pages, the page fixtures,
+and, when ``../shared/data/feeds-real`` is beside the checkout, real feeds saved from the web.
 Each test counts the inputs it tried; run with ``-s`` to see the counts.
 """
 
@@ -10,18 +12,21 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aggregator.demo import DemoCorpus, DemoServer
 from aggregator.errors import AggregatorError
 from aggregator.extract import extract
 from aggregator.models import Extraction, ParsedFeed
 from aggregator.parse import parse_feed
 
-FEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds-real"
+REPO = Path(__file__).resolve().parents[1]
+FEEDS = REPO.parent / "shared" / "data" / "feeds-real"
 REAL = sorted(p for p in FEEDS.rglob("*") if p.suffix in (".xml", ".rss", ".atom", ".json"))
 REAL = [p for p in REAL if not p.name.endswith(".serde.json")]
 PAGES = sorted((Path(__file__).parent / "fixtures").rglob("*.html"))
@@ -88,7 +93,36 @@ def _holds(name: str, call: Callable[[], ParsedFeed | Extraction]) -> None:
         assert isinstance(result.text, str)
 
 
-def test_corpus_is_present() -> None:
+@cache
+def demo_documents() -> tuple[tuple[str, bytes], ...]:
+    """The demo corpus's feeds and pages as its server sends them, rendered once per run."""
+    with DemoServer(DemoCorpus.load(REPO / "data" / "demo")) as server:
+        return tuple((path, doc.body) for path, doc in server.documents())
+
+
+@cache
+def feeds() -> tuple[tuple[str, bytes], ...]:
+    demo = tuple(d for d in demo_documents() if d[0].endswith("/feed.xml"))
+    return demo + tuple((p.name, p.read_bytes()) for p in REAL)
+
+
+@cache
+def documents() -> tuple[tuple[str, bytes], ...]:
+    pages = tuple((p.name, p.read_bytes()) for p in PAGES)
+    return demo_documents() + pages + tuple((p.name, p.read_bytes()) for p in REAL)
+
+
+def test_demo_documents_cover_every_feed_format_and_the_pages() -> None:
+    bodies = [body for _, body in feeds()]
+    assert len(bodies) >= 16
+    for marker in (b"<rss", b"<feed", b"<rdf:RDF", b"<html"):
+        assert any(marker in body[:400] for body in bodies), marker
+    assert len(documents()) - len(feeds()) >= 200
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not FEEDS.is_dir(), reason="../shared/data/feeds-real is not present")
+def test_real_feed_corpus_is_present() -> None:
     assert len(REAL) >= 20 and PAGES
 
 
@@ -105,9 +139,10 @@ def test_random_bytes_into_extract(body: bytes) -> None:
 
 
 @settings(QUICK, max_examples=300 * SCALE)
-@given(st.sampled_from(REAL) if REAL else st.nothing(), st.data())
-def test_mutated_real_feeds_into_parse_feed(path: Path, data: st.DataObject) -> None:
-    body = _mutate(data, path.read_bytes())
+@given(st.data())
+def test_mutated_feeds_into_parse_feed(data: st.DataObject) -> None:
+    _, body = data.draw(st.sampled_from(feeds()), label="feed")
+    body = _mutate(data, body)
     ctype = data.draw(
         st.sampled_from([None, "application/rss+xml", "text/html; charset=latin-1", "text/xml"])
     )
@@ -115,9 +150,10 @@ def test_mutated_real_feeds_into_parse_feed(path: Path, data: st.DataObject) -> 
 
 
 @settings(QUICK, max_examples=100 * SCALE)
-@given(st.sampled_from(REAL + PAGES) if REAL else st.nothing(), st.data())
-def test_mutated_documents_into_extract(path: Path, data: st.DataObject) -> None:
-    body = _mutate(data, path.read_bytes())
+@given(st.data())
+def test_mutated_documents_into_extract(data: st.DataObject) -> None:
+    _, body = data.draw(st.sampled_from(documents()), label="document")
+    body = _mutate(data, body)
     charset = data.draw(st.sampled_from([None, "utf-8", "shift_jis", "bogus-charset"]))
     _holds("extract mutated", lambda: extract(body, "http://site.test/a.html", charset=charset))
 

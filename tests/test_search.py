@@ -22,7 +22,15 @@ from hypothesis import strategies as st
 from aggregator.config import Settings
 from aggregator.demo import DemoCorpus
 from aggregator.pipeline import Pipeline, article_from_record
-from aggregator.search import RRF_K, fuse, group_by_story, search, to_csv
+from aggregator.search import (
+    RRF_K,
+    SIBLING,
+    fuse,
+    group_by_story,
+    search,
+    to_csv,
+    widen_to_stories,
+)
 from aggregator.store import Store, to_blob
 from aggregator.store.engine import Location, is_postgres
 from aggregator.store.fts import segmented, segmented_sql
@@ -128,15 +136,21 @@ def test_segmenting_sets_bigrams_apart_and_keeps_other_text() -> None:
     assert segmented("no change") == "no change"
 
 
-def test_query_splits_scripts_and_keeps_latin_untouched() -> None:
-    latin = keyword_query('"record annual" tarif*')
-    assert latin.expression == fts_query('"record annual" tarif*')
-    assert latin.table == "articles_fts"
-    assert keyword_query("小米汽车").expression == '"小米 米汽 汽车"'
-    assert keyword_query("小米汽车").table == "articles_fts_cjk"
-    assert keyword_query("米").expression == '"米"*'
-    assert keyword_query("小米SU7 Beijing").expression == '"小米" "SU7" "Beijing"'
+def test_query_keeps_phrases_and_prefixes_exact_and_splits_scripts() -> None:
+    exact = "{title text}"
+    assert keyword_query('"record annual" tarif*').expression == (
+        f'{exact}: "record annual" AND {exact}: "tarif"*'
+    )
+    assert keyword_query("小米汽车").expression == f'{exact}: "小米 米汽 汽车"'
+    assert keyword_query("米").expression == f'{exact}: "米"*'
+    assert keyword_query("小米SU7 Beijing").expression == (
+        f'{exact}: "小米" AND {exact}: "SU7" AND {exact}: "Beijing"'
+    )
     assert keyword_query("“小米”，") == keyword_query("小米")  # punctuation is not a word
+    assert keyword_query('a OR "b" NOT c').expression == (
+        f'{exact}: "a" AND {exact}: "b" AND {exact}: "c"'
+    )
+    assert keyword_query(' " * ').expression == ""
 
 
 def test_chinese_words_are_found_inside_unsegmented_text(chinese: Location) -> None:
@@ -158,9 +172,15 @@ def test_chinese_words_are_found_inside_unsegmented_text(chinese: Location) -> N
 
 def test_chinese_search_through_the_import_pipeline(news: Location) -> None:
     with Reader(news) as reader:
-        assert titles(search(reader, "小米", mode="keyword")) == [newsdb.XIAOMI[2][3]]
+        # 小米 is Xiaomi in the knowledge base: the Chinese title first (the exact form in a
+        # title), then the reports that spell it Xiaomi or श्याओमी
+        found = titles(search(reader, "小米", mode="keyword"))
+        assert found[0] == newsdb.XIAOMI[2][3]
+        assert set(found) == {row[3] for row in newsdb.XIAOMI}
         assert titles(search(reader, "北京工厂", mode="keyword")) == [newsdb.XIAOMI[2][3]]
-        assert search(reader, "小米", mode="keyword", filters=Filters(languages=("en",))) == []
+        english = search(reader, "小米", mode="keyword", filters=Filters(languages=("en",)))
+        assert set(titles(english)) == {newsdb.XIAOMI[0][3], newsdb.XIAOMI[1][3]}
+        assert search(reader, "北京工厂", mode="keyword", filters=Filters(languages=("en",))) == []
 
 
 def test_bigram_index_follows_inserts_updates_and_deletes(chinese: Location) -> None:
@@ -181,15 +201,9 @@ def test_bigram_index_follows_inserts_updates_and_deletes(chinese: Location) -> 
             assert external_ids(reader, "比亚迪") == set()
         if is_postgres(chinese):
             return  # a generated column: PostgreSQL recomputes it with every write
-        conn = store.conn
-        conn.execute("INSERT INTO articles_fts_cjk(articles_fts_cjk) VALUES ('integrity-check')")
-        indexed = conn.execute("SELECT rowid, title, text FROM articles_fts_cjk ORDER BY rowid")
-        stored = conn.execute(
-            "SELECT id, title, text FROM articles WHERE external_id IN ('c2', 'c5') ORDER BY id"
+        store.conn.execute(
+            "INSERT INTO articles_search(articles_search, rank) VALUES ('integrity-check', 1)"
         )
-        assert [tuple(row) for row in indexed] == [
-            (i, segmented(title), segmented(text)) for i, title, text in stored.fetchall()
-        ]
 
 
 def test_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None:
@@ -209,6 +223,101 @@ def test_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None:
     with Reader(db) as reader:
         assert [h.title for h in reader.search_keyword("小米")] == ["雷军谈小米"]
         assert [h.title for h in reader.search_keyword("汽车")] == ["雷军谈小米"]
+
+
+# --- word forms, aliases, Indic words --------------------------------------------------------
+
+WORD_FORMS = [
+    ("de1", "de", "Zölle auf Elektroautos", "Die EU erhebt Zölle auf Elektroautos aus China."),
+    ("de2", "de", "Neuer Zoll geplant", "Brüssel plant einen Zoll auf importierte Fahrzeuge."),
+    ("fr1", "fr", "Les constructeurs chinois", "Les constructeurs chinois protestent."),
+    ("fr2", "fr", "Un constructeur chinois", "Un constructeur chinois investit en Hongrie."),
+    ("es1", "es", "Aranceles a los eléctricos", "Bruselas impone aranceles a los eléctricos."),
+    ("es2", "es", "Un arancel nuevo", "El arancel afecta a los coches importados."),
+]
+
+
+@pytest.fixture
+def word_forms(db: Location) -> Location:
+    newsdb.empty(db)
+    records = [
+        {"id": key, "language": language, "title": title, "text": text,
+         "url": f"https://forms.example/{key}", "published": "2024-04-15T08:00:00Z"}
+        for key, language, title, text in WORD_FORMS
+    ]  # fmt: skip
+    with Store(db) as store, store.transaction() as conn:
+        store.insert_articles(
+            conn,
+            [(article_from_record(r, n, "t"), []) for n, r in enumerate(records)],
+            fetched=newsdb.NOW,
+        )
+    return db
+
+
+@pytest.mark.parametrize(
+    ("query", "ranked"),
+    [
+        ("Zölle", ["de1", "de2"]),
+        ("Zoll", ["de2", "de1"]),
+        ("constructeurs", ["fr1", "fr2"]),
+        ("constructeur", ["fr2", "fr1"]),
+        ("aranceles", ["es1", "es2"]),
+        ("arancel", ["es2", "es1"]),
+    ],
+)
+def test_a_word_finds_its_other_forms_after_the_exact_one(
+    word_forms: Location, query: str, ranked: list[str]
+) -> None:
+    with Reader(word_forms) as reader:
+        assert [h.external_id for h in reader.search_keyword(query)] == ranked
+
+
+def test_phrases_and_prefixes_are_not_stemmed(word_forms: Location) -> None:
+    with Reader(word_forms) as reader:
+        assert external_ids(reader, '"Zölle"') == {"de1"}
+        assert external_ids(reader, "constructeurs*") == {"fr1"}
+        assert external_ids(reader, "Zoll Elektroautos") == {"de1"}  # every word must match
+
+
+def test_names_match_their_aliases_in_every_script(news: Location) -> None:
+    xiaomi = {row[3] for row in newsdb.XIAOMI}
+    with Reader(news) as reader:
+        for query in ("Xiaomi", "小米", "श्याओमी", "xiaomi corporation"):
+            assert set(titles(search(reader, query, mode="keyword"))) == xiaomi, query
+        hindi = search(reader, "Xiaomi", mode="keyword", filters=Filters(languages=("hi",)))
+        assert titles(hindi) == [newsdb.XIAOMI[3][3]]
+        # a known name is one of several words: the others must still match
+        assert titles(search(reader, "Xiaomi 交付量", mode="keyword")) == [newsdb.XIAOMI[2][3]]
+        assert search(reader, "Xiaomi Toyota", mode="keyword") == []
+
+
+def test_hindi_words_are_indexed_whole(news: Location) -> None:
+    with Reader(news) as reader:
+        assert titles(reader.search_keyword("डिलीवरी")) == [newsdb.XIAOMI[3][3]]
+        # unicode61 alone would cut श्याओमी at its vowel signs, and a lone letter would match
+        assert reader.search_keyword("श") == []
+        assert reader.search_keyword("ओम") == []
+
+
+def test_migration_builds_the_search_index_for_articles_stored_before_it(tmp_path: Path) -> None:
+    db = tmp_path / "v5.db"
+    conn = sqlite3.connect(db)
+    for script in MIGRATIONS[:5]:
+        conn.executescript(script)
+    conn.execute(
+        "INSERT INTO articles (url, url_key, content_hash, source, title, text, published, "
+        "fetched, language) VALUES ('u', 'u', 'h', 's', 'Neue Zölle', 'Die EU erhebt Zölle.', "
+        "'2024-04-15T08:00:00Z', '2024-04-15T08:00:00Z', 'de')"
+    )
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    Store(db).close()
+    with Reader(db) as reader:
+        assert titles(reader.search_keyword("Zoll")) == ["Neue Zölle"]
+        assert titles(reader.search_keyword("EU")) == ["Neue Zölle"]
+    tables = {row[0] for row in newsdb.query(db, "SELECT name FROM sqlite_master")}
+    assert "articles_search" in tables and "articles_fts_cjk" not in tables
 
 
 def test_keyword_phrase_prefix_and_accents(news: Location) -> None:
@@ -373,6 +482,33 @@ def test_http_url_accepts_only_web_links() -> None:
         assert http_url(bad) is None
 
 
+# --- hybrid: fusion and whole stories --------------------------------------------------------
+
+
+def test_widening_brings_the_rest_of_each_story_after_its_best_hit(news: Path) -> None:
+    story = newsdb.story_of(news, newsdb.XIAOMI[3][3])
+    with Reader(news) as reader:
+        members = reader.story_articles([1])[story]
+        hindi = next(h.id for h in reader.search_keyword("डिलीवरी"))
+        widened = widen_to_stories(reader, [(hindi, 1.0)], filters=Filters())
+        assert widened[0] == (hindi, 1.0)
+        assert {i for i, _ in widened} == set(members) and len(members) == 4
+        assert all(score == pytest.approx(SIBLING) for _, score in widened[1:])
+        chinese = widen_to_stories(reader, [(hindi, 1.0)], filters=Filters(languages=("zh",)))
+        assert [i for i, _ in chinese][1:] == [
+            h.id for h in reader.search_keyword("小米", filters=Filters(languages=("zh",)))
+        ]
+
+
+def test_hybrid_finds_a_story_in_every_language_from_one_matching_word(news: Path) -> None:
+    with Reader(news) as reader:
+        hits = search(reader, "Strafzölle", mode="hybrid", limit=4)
+    # only the German article has the word; its story brings the English and French ones
+    assert hits[0].title == newsdb.TARIFFS[2][3]
+    assert {h.title for h in hits} == {row[3] for row in newsdb.TARIFFS}
+    assert {h.language for h in hits} == {"en", "de", "fr"}
+
+
 # --- semantic ----------------------------------------------------------------------------------
 
 
@@ -392,8 +528,10 @@ def test_hybrid_search_combines_both_lists(news: Location) -> None:
     with Reader(news) as reader:
         hybrid = search(reader, "tariffs", mode="hybrid", limit=10)
         keyword = search(reader, "tariffs", mode="keyword", limit=10)
-    # keyword finds only the one title with the word; hybrid adds the semantic neighbours
-    assert len(keyword) == 1 and len(hybrid) > 1
+    # keyword finds the title with the word and the body with "tariff"; hybrid adds the
+    # semantic neighbours and the rest of the story
+    assert [h.title for h in keyword] == [newsdb.TARIFFS[1][3], newsdb.TARIFFS[0][3]]
+    assert len(hybrid) > 2
     assert keyword[0].id in {h.id for h in hybrid[:2]}
     with Reader(news) as reader, pytest.raises(ValueError, match="unknown search mode"):
         search(reader, "x", mode="fuzzy")

@@ -1,7 +1,7 @@
 """The command line. Thin commands over the library; errors become exit codes here and only here.
 
-Exit codes: 0 success, 1 some feeds failed or a storage error, 2 configuration error,
-3 another refresh holds the lock.
+Exit codes: 0 success, 1 a partial refresh (some enabled feed failing or paused) or a storage
+error, 2 configuration error, 3 another refresh holds the lock.
 
 The group and the error handling live here; the commands live in modules by concern
 (``refresh``, ``reading``, ``story``, ``feedreader``, ``importing``, ``dashboard``) and are
@@ -28,6 +28,7 @@ from aggregator.cli.feedreader import publish, watch
 from aggregator.cli.importing import eval_, extract_cmd, import_
 from aggregator.cli.migrate import migrate
 from aggregator.cli.reading import export, feeds, search, stories
+from aggregator.cli.reembed import reembed
 from aggregator.cli.refresh import demo, refresh
 from aggregator.cli.story import corrections, story
 from aggregator.config import Settings, db_location, settings_help
@@ -113,6 +114,7 @@ for _command in (
     demo,
     dashboard,
     eval_,
+    reembed,
     extract_cmd,
     settings_cmd,
 ):

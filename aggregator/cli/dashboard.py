@@ -1,15 +1,16 @@
-"""The ``dashboard`` command: the Streamlit app started on the configured database."""
+"""The ``dashboard`` command: the Streamlit app started on the configured database, as a child
+process that stops with the command."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
 from aggregator.cli.context import Context
+from aggregator.cli.supervise import module_command, run_owned
 from aggregator.errors import ConfigError
 from aggregator.store.engine import absolute, describe
 
@@ -31,9 +32,13 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         "AGGREGATOR_MODEL": obj.settings.model,
     }
     click.echo(f"dashboard on http://{host}:{port}  (database {describe(obj.settings.db)})")
-    command = [
-        sys.executable,
-        "-m",
+    from aggregator.config import bundled
+    from aggregator.demo.links import serve_demo_pages
+
+    demo_pages = serve_demo_pages(obj.settings.db, bundled(Path("data/demo")))
+    if demo_pages is not None:  # serves until this process ends, so the demo's links open
+        click.echo(f"demo article pages on {demo_pages.base_url}")
+    command = module_command(
         "streamlit",
         "run",
         str(app),
@@ -47,5 +52,6 @@ def dashboard(obj: Context, port: int, host: str) -> None:
         "false",
         "--client.toolbarMode",
         "minimal",
-    ]
-    sys.exit(subprocess.call(command, env=env))
+    )
+    # Streamlit runs as a child that stops when this command is stopped (see supervise)
+    sys.exit(run_owned(command, env=env))

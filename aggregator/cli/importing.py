@@ -1,5 +1,6 @@
 """Commands that take articles from files or single pages: ``import`` (JSONL through the whole
-pipeline), ``eval`` (clustering quality against gold labels) and ``extract`` (one page's text)."""
+pipeline), ``eval`` (clustering quality against gold labels, or against readers' corrections) and
+``extract`` (one page's text)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def import_(obj: Context, path: Path, source: str) -> None:
 
 
 @click.command(name="eval")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--shuffle",
     "seeds",
@@ -76,12 +77,34 @@ def import_(obj: Context, path: Path, source: str) -> None:
     show_default=True,
     help="Field holding the gold event label.",
 )
+@click.option(
+    "--corrections",
+    "check",
+    is_flag=True,
+    help="Instead of a labelled file: cluster the database's articles afresh, without the "
+    "readers' corrections, and count the corrections in force it already agrees with.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def eval_(
-    obj: Context, path: Path, seeds: tuple[int, ...], no_dates: bool, label_key: str, as_json: bool
+    obj: Context,
+    path: Path | None,
+    seeds: tuple[int, ...],
+    no_dates: bool,
+    label_key: str,
+    check: bool,
+    as_json: bool,
 ) -> None:
-    """Cluster labelled articles through the import path and print B-cubed P/R/F1, AMI, ARI."""
+    """Cluster labelled articles through the import path and print B-cubed P/R/F1, AMI, ARI;
+    with --corrections, say which corrections the current settings would have made
+    unnecessary."""
+    if check:
+        if path is not None:
+            raise ConfigError("give a labelled file or --corrections, not both")
+        _eval_corrections(obj, as_json)
+        return
+    if path is None:
+        raise ConfigError("give a labelled JSONL file to score, or --corrections")
     from aggregator.evaluate import evaluate_file
 
     result = evaluate_file(path, obj.settings, seeds=seeds, dates=not no_dates, label_key=label_key)
@@ -112,6 +135,51 @@ def eval_(
     if groups:
         click.echo(
             "precision by language: " + ", ".join(f"{g} {v:.3f}" for g, v in sorted(groups.items()))
+        )
+
+
+def _eval_corrections(obj: Context, as_json: bool) -> None:
+    from aggregator.evaluate import check_corrections
+
+    result = check_corrections(obj.settings)
+    counts = {k: result.count(k) for k in ("unnecessary", "needed", "overridden")}
+    if as_json:
+        checks = [
+            {**v.correction.as_dict(), "verdict": v.verdict, "pairs": v.pairs, "kept": v.kept}
+            for v in result.verdicts
+        ]
+        click.echo(
+            json.dumps(
+                {
+                    "model": result.model,
+                    "articles": result.articles,
+                    "stories": result.stories,
+                    "corrections": len(result.verdicts),
+                    **counts,
+                    "checks": checks,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    if not result.verdicts:
+        click.echo(f"no corrections in force in {obj.settings.db}")
+        return
+    click.echo(
+        f"clustered {result.articles} articles afresh with {result.model}, without corrections: "
+        f"{result.stories} stories"
+    )
+    click.echo(
+        f"corrections in force {len(result.verdicts)} · unnecessary now "
+        f"{counts['unnecessary']} · still needed {counts['needed']} · overridden by later "
+        f"ones {counts['overridden']}"
+    )
+    for v in result.verdicts:
+        row = v.correction
+        click.echo(
+            f"  #{row.id} {v.verdict:<11} {row.describe()} — {v.kept} of {v.pairs} article "
+            "pairs kept"
         )
 
 

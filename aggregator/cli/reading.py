@@ -7,11 +7,13 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from aggregator.cli.context import DATE_FORMATS, Context, open_reader, utc
-from aggregator.config import Settings
+from aggregator.config import Settings, bundled
+from aggregator.errors import StorageError
 from aggregator.text import plural
 
 
@@ -125,7 +127,13 @@ def search(
     )
     with open_reader(obj.settings) as reader:
         hits = run_search(
-            reader, query, mode=mode, limit=limit, filters=filters, model=obj.settings.model
+            reader,
+            query,
+            mode=mode,
+            limit=limit,
+            filters=filters,
+            model=obj.settings.model,
+            entities=bundled(obj.settings.entities),
         )
     if not hits and not as_json:
         click.echo("No matches.")
@@ -169,6 +177,13 @@ def feeds(ctx: click.Context, reset: tuple[str, ...], reset_all: bool, as_json: 
     if ctx.invoked_subcommand is not None:
         return
     settings: Settings = ctx.obj.settings
+    from aggregator.store.engine import describe, exists
+
+    if not exists(settings.db):
+        raise StorageError(
+            f"database {describe(settings.db)} does not exist: "
+            "run `aggregator refresh` (or `aggregator demo`)"
+        )
     if reset or reset_all:
         from aggregator.store import Store
 
@@ -176,13 +191,11 @@ def feeds(ctx: click.Context, reset: tuple[str, ...], reset_all: bool, as_json: 
             count = store.reset_feeds(None if reset_all else list(reset))
         click.echo(f"reset {count} feed(s)")
         return
-    from aggregator.store.engine import exists
-
-    if not exists(settings.db):
-        click.echo("No database yet. Run `aggregator refresh` (or `aggregator demo`).")
-        return
     with open_reader(settings) as reader:
         rows = reader.feeds()
+        last = reader.last_run()
+    if last is not None and not as_json:
+        click.echo(_run_line(last))
     for row in rows:
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False, default=str))
@@ -204,6 +217,17 @@ def feeds(ctx: click.Context, reset: tuple[str, ...], reset_all: bool, as_json: 
             click.echo(f"    last error: {row['last_error']}")
         if row["problem"]:
             click.echo(f"    feed problem: {row['problem']}")
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    """The last refresh in one line: when, and whether every feed was healthy after it."""
+    report = run["report"]
+    line = f"last refresh #{run['id']} {run['finished'] or run['started']}: {run['status']}"
+    if run["status"] == "partial" and "feeds_failing" in report:
+        line += f" ({report['feeds_failing']} failing, {report['feeds_paused']} paused)"
+    elif run["status"] == "partial":  # a report written before failing feeds were counted
+        line += f" ({report.get('feeds_failed', 0)} failed)"
+    return line
 
 
 @click.command()
@@ -244,7 +268,8 @@ def export(obj: Context, fmt: str, output: Path | None) -> None:
                     "summary_only",
                     "article_id",
                 ]
-                writer = csv.DictWriter(handle, fieldnames=columns)
+                # the text stays in JSONL, which an import reads back; a sheet wants one line a row
+                writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
                 writer.writeheader()
                 for row in rows:
                     writer.writerow(row)

@@ -35,19 +35,31 @@ def run_refresh(
     finally:
         progress.done()
         pipeline.store.close()
-    code = 0 if report.feeds_failed == 0 else EXIT_FAILED
+    code = EXIT_FAILED if report.partial else 0
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    elif not quiet or code:
-        stream_err = bool(code and quiet)
-        click.echo(report.summary_line(), err=stream_err)
+    elif quiet:
+        # cron mails whatever a job prints: one line when a feed's health changes, not every run
+        for change in report.changes:
+            click.echo(change.line(), err=True)
+    else:
+        click.echo(report.summary_line())
         for name, error in report.failures.items():
-            click.echo(f"  failed: {name}: {error}", err=stream_err)
+            click.echo(f"  failed: {name}: {error}")
+        for change in report.changes:
+            if change.after != "failing":  # a feed that started failing is listed just above
+                click.echo(f"  {change.line()}")
+        if report.partial:
+            click.echo("  `aggregator feeds` lists every feed with its last error")
     return code
 
 
 @click.command()
-@click.option("--quiet", is_flag=True, help="Print nothing when every feed succeeds (for cron).")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print only when a feed starts failing, is paused or recovers (for cron).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.option("--force", is_flag=True, help="Fetch every feed now, ignoring backoff and TTL.")
 @click.pass_obj
@@ -82,15 +94,23 @@ def _demo_dir() -> Path:
     is_flag=True,
     help="Only serve the demo feeds on 127.0.0.1 until interrupted.",
 )
-@click.option("--port", default=0, show_default=True, help="Port for the demo server (0: any).")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port for the demo server (0: any) [default: 8765, or any free port if taken].",
+)
 @click.pass_obj
-def demo(obj: Context, until: datetime | None, replay: bool, serve_only: bool, port: int) -> None:
+def demo(
+    obj: Context, until: datetime | None, replay: bool, serve_only: bool, port: int | None
+) -> None:
     """Serve the bundled demo corpus on 127.0.0.1 and refresh from it, through the real code."""
-    from aggregator.demo import DemoCorpus, DemoServer
+    from aggregator.demo import DemoCorpus
+    from aggregator.demo.links import start_demo_server
 
     corpus = DemoCorpus.load(_demo_dir())
     moment = utc(until)
-    with DemoServer(corpus, until=moment, port=port) as server:
+    with start_demo_server(corpus, until=moment, port=port) as server:
         feeds = server.feeds()
         if serve_only:
             click.echo(f"serving {len(feeds)} demo feeds at {server.base_url} (Ctrl-C stops)")

@@ -19,7 +19,8 @@ correction put together. So a story split by hand and later merged back by hand 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -52,27 +53,21 @@ class Constraints:
     @classmethod
     def from_corrections(cls, corrections: Iterable[Correction]) -> Constraints:
         """The constraints of ``corrections``, oldest first; later ones override earlier ones."""
-        together: list[frozenset[int]] = []
-        apart: list[tuple[frozenset[int], frozenset[int]]] = []
-        for correction in corrections:
-            moved, stayed = correction.moved, correction.stayed
-            united = moved | correction.joined
-            # the moved articles leave the groups that tied them to what they left
-            together = [g - moved if g & stayed and g & moved else g for g in together]
-            # pairs this correction puts together are void for the articles it moved
-            kept: list[tuple[frozenset[int], frozenset[int]]] = []
-            for first, second in apart:
-                if first & united and second & united:
-                    first, second = first - moved, second - moved
-                if first and second:
-                    kept.append((first, second))
-            apart = kept
-            together = [g for g in together if len(g) > 1]
-            if len(united) > 1:
-                together.append(united)
-            if moved and stayed:
-                apart.append((moved, stayed))
-        return cls(tuple(together), tuple(apart))
+        together, apart = _in_force(corrections)
+        return cls(tuple(g for _, g in together), tuple(p for _, p in apart))
+
+    @classmethod
+    def each(cls, corrections: Sequence[Correction]) -> list[Constraints]:
+        """The constraints each of ``corrections`` (oldest first) still sets, after the later
+        ones overrode what they contradict: empty for a correction undone by later ones."""
+        together, apart = _in_force(corrections)
+        return [
+            cls(
+                tuple(g for n, g in together if n == number),
+                tuple(p for n, p in apart if n == number),
+            )
+            for number in range(len(corrections))
+        ]
 
     def __bool__(self) -> bool:
         return bool(self.together or self.apart)
@@ -98,3 +93,54 @@ class Constraints:
     def articles(self) -> frozenset[int]:
         """Every article some constraint names."""
         return frozenset(self._apart_index) | frozenset(self._together_index)
+
+    def kept_by(self, story_of: Mapping[int, int]) -> tuple[int, int]:
+        """How many of the article pairs these constraints name a clustering keeps, of how
+        many: a must-link pair in one story, a cannot-link pair in two. ``story_of`` maps
+        article ids to story ids; articles it lacks (deleted since) are left out."""
+        kept = total = 0
+        for group in self.together:
+            stories = [story_of[a] for a in sorted(group) if a in story_of]
+            for i, first in enumerate(stories):
+                for second in stories[i + 1 :]:
+                    total += 1
+                    kept += first == second
+        for left, right in self.apart:
+            right_stories = Counter(story_of[a] for a in right if a in story_of)
+            count = sum(right_stories.values())
+            for article in left:
+                if article in story_of:
+                    total += count
+                    kept += count - right_stories[story_of[article]]
+        return kept, total
+
+
+Pair = tuple[frozenset[int], frozenset[int]]
+
+
+def _in_force(
+    corrections: Iterable[Correction],
+) -> tuple[list[tuple[int, frozenset[int]]], list[tuple[int, Pair]]]:
+    """Must-link groups and cannot-link pairs in force, each with the number of the correction
+    (in the order given) that set it; see the module docstring for how later ones override."""
+    together: list[tuple[int, frozenset[int]]] = []
+    apart: list[tuple[int, Pair]] = []
+    for number, correction in enumerate(corrections):
+        moved, stayed = correction.moved, correction.stayed
+        united = moved | correction.joined
+        # the moved articles leave the groups that tied them to what they left
+        together = [(n, g - moved if g & stayed and g & moved else g) for n, g in together]
+        # pairs this correction puts together are void for the articles it moved
+        kept: list[tuple[int, Pair]] = []
+        for n, (first, second) in apart:
+            if first & united and second & united:
+                first, second = first - moved, second - moved
+            if first and second:
+                kept.append((n, (first, second)))
+        apart = kept
+        together = [(n, g) for n, g in together if len(g) > 1]
+        if len(united) > 1:
+            together.append((number, united))
+        if moved and stayed:
+            apart.append((number, (moved, stayed)))
+    return together, apart

@@ -28,6 +28,7 @@ from datetime import datetime
 
 import numpy as np
 
+from aggregator.cluster.centering import LanguageCentering
 from aggregator.cluster.constraints import Constraints
 from aggregator.cluster.model import (
     Assignment,
@@ -68,6 +69,7 @@ class Clusterer:
         self._postings: dict[str, set[int]] = {}
         self._touched: set[int] = set()  # stories started or grown since load()
         self._members: dict[int, tuple[ClusterDoc, Features]] = {}
+        self._centering: LanguageCentering | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -75,17 +77,29 @@ class Clusterer:
         """Oldest publication time whose articles :meth:`load` needs: older stories are quiet."""
         return now - self.settings.window()
 
+    def calibrate(self, docs: Iterable[ClusterDoc]) -> None:
+        """Fit the language centering (see :mod:`aggregator.cluster.centering`) on every article
+        this run will see, the active window's and the new ones, before :meth:`load`. Without
+        it, or with ``center_prior`` at 0, vectors are compared as the model gives them."""
+        if self.settings.center_prior > 0:
+            self._centering = LanguageCentering(docs, self.settings.center_prior)
+
+    def _centred(self, doc: ClusterDoc) -> ClusterDoc:
+        return doc if self._centering is None else self._centering.apply(doc)
+
     def load(self, members: Iterable[tuple[int, ClusterDoc]]) -> None:
         """Restore the active stories: ``(story_id, doc)`` pairs, in any order."""
-        for story_id, doc in sorted(members, key=lambda pair: sort_key(pair[1])):
+        for story_id, raw in sorted(members, key=lambda pair: sort_key(pair[1])):
+            doc = self._centred(raw)
             features = self._features(doc)
             story = self._stories.get(story_id)
             if story is None:
                 story = self._new_story(story_id)
             self._attach(story, doc, features)
 
-    def add(self, doc: ClusterDoc) -> Assignment:
+    def add(self, raw: ClusterDoc) -> Assignment:
         """Put ``doc`` into the best matching active story, or start a new one."""
+        doc = self._centred(raw)
         features = self._features(doc)
         best_id, best_score = None, 0.0
         for story_id in self._candidates(doc, features):
@@ -344,13 +358,19 @@ class Clusterer:
             title = cosine(a.title, b.title)
             total += s.weight_dense * 0.5 * (self._dense(body) + self._dense(title))
             weight += s.weight_dense
+        content = total / weight if weight else 0.0
         if a.entities and b.entities:
             evidence = self._entity_evidence(a, b)
             total += s.weight_entities * evidence * self._entity_agreement(a, b)
             weight += s.weight_entities * evidence
         if weight == 0.0:
             return 0.0
-        return total / weight * self._pair_time_factor(a, b)
+        value = total / weight
+        if not shared and a.trusted and b.trusted:
+            # across languages, names the knowledge base does not know are written in other
+            # scripts and cannot match: entities may confirm a link, never count against it
+            value = max(value, content)
+        return value * self._pair_time_factor(a, b)
 
     def _pair_time_factor(self, a: StoryPool, b: StoryPool) -> float:
         """The time decay between two stories: ``b``'s midpoint against ``a``'s span."""

@@ -137,6 +137,18 @@ class DemoServer:
             for outlet in self.corpus.outlets.values()
         ]
 
+    def documents(self) -> list[tuple[str, Rendered]]:
+        """Every feed (as of the current moment) and every article page, by path."""
+        found = [
+            (outlet.feed_path, self.feed_document(slug))
+            for slug, outlet in self.corpus.outlets.items()
+        ]
+        return found + [
+            (path, rendered)
+            for path, (article, rendered) in self._pages.items()
+            if self._visible(article)
+        ]
+
     # -- rendering ----------------------------------------------------------------------------
 
     def _render_all(self) -> None:

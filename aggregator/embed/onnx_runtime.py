@@ -23,6 +23,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,8 @@ class OnnxEmbedder:
 
     ``prepare`` rewrites each text before tokenization (a normaliser the tokenizer file cannot
     express); ``prefixes`` go before each text of a kind (e5's ``"query: "``/``"passage: "``).
+    ``short_ids`` tokenizes a query the same way without loading ``tokenizer.json``, which takes
+    most of a second for a large vocabulary: a search in a new process then never loads it.
     """
 
     def __init__(
@@ -184,16 +187,13 @@ class OnnxEmbedder:
         multilingual: bool = False,
         prefixes: dict[Kind, str] | None = None,
         prepare: Callable[[str], str] | None = None,
+        short_ids: Callable[[str], list[int]] | None = None,
         threads: int | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         try:
             import onnxruntime as ort
-            from tokenizers import Tokenizer
 
-            tok = Tokenizer.from_file(str(tokenizer))
-            tok.enable_truncation(max_length=max_tokens)
-            tok.no_padding()
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
@@ -206,7 +206,9 @@ class OnnxEmbedder:
         self._multilingual = multilingual
         self._prefixes = prefixes or {}
         self._prepare = prepare
-        self._tokenizer = tok
+        self._tokenizer_file = tokenizer
+        self._max_tokens = max_tokens
+        self._short = short_ids
         self._session = session
         self._inputs = {i.name for i in session.get_inputs()}
         self._batch = batch_size
@@ -224,24 +226,32 @@ class OnnxEmbedder:
     def multilingual(self) -> bool:
         return self._multilingual
 
+    @cached_property
+    def _tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self._tokenizer_file))
+        tokenizer.enable_truncation(max_length=self._max_tokens)
+        tokenizer.no_padding()
+        return tokenizer
+
     def token_ids(self, texts: Sequence[str], kind: Kind = "passage") -> list[list[int]]:
         """The ids each text is fed as, special tokens included (after truncation)."""
-        return [list(e.ids) for e in self._encodings(texts, kind)]
-
-    def _encodings(self, texts: Sequence[str], kind: Kind) -> list[Any]:
         prefix = self._prefixes.get(kind, "")
         prepared = [prefix + text for text in texts]
         if self._prepare is not None:
             prepared = [self._prepare(text) for text in prepared]
-        return list(self._tokenizer.encode_batch(prepared))
+        if kind == "query" and self._short is not None:
+            return [truncated(self._short(text), self._max_tokens) for text in prepared]
+        return [list(e.ids) for e in self._tokenizer.encode_batch(prepared)]
 
     def encode(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
         """Vectors in the order of ``texts``; batches are formed from texts of similar length."""
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         try:
-            encodings = self._encodings(texts, kind)
-            lengths = [len(e.ids) for e in encodings]
+            encodings = self.token_ids(texts, kind)
+            lengths = [len(e) for e in encodings]
             order = sorted(range(len(encodings)), key=lengths.__getitem__)
             out = np.zeros((len(texts), self._dim), dtype=np.float32)
             for chunk in batches(order, lengths, self._batch, self._budget):
@@ -249,7 +259,7 @@ class OnnxEmbedder:
                 ids = np.zeros((len(chunk), width), dtype=np.int64)
                 mask = np.zeros((len(chunk), width), dtype=np.int64)
                 for row, index in enumerate(chunk):
-                    ids[row, : lengths[index]] = encodings[index].ids
+                    ids[row, : lengths[index]] = encodings[index]
                     mask[row, : lengths[index]] = 1
                 feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
                 result = self._session.run(
@@ -259,6 +269,11 @@ class OnnxEmbedder:
         except Exception as exc:
             raise EmbedError(f"{self._name} failed to encode {len(texts)} texts: {exc}") from exc
         return normalised(out)
+
+
+def truncated(ids: list[int], limit: int) -> list[int]:
+    """``ids`` cut to ``limit`` tokens as the tokenizer cuts them: the closing token stays."""
+    return ids if len(ids) <= limit else [*ids[: limit - 1], ids[-1]]
 
 
 def batches(

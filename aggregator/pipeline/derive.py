@@ -110,10 +110,16 @@ class DerivedData:
         if pending:
             clusterer = Clusterer(self.cluster_settings(), correction_constraints(self.store))
             since = clusterer.window_start(pending[0].published)
-            members = self.store.window_members(since, model)
-            clusterer.load((m.story_id, _cluster_doc(m)) for m in members if m.story_id is not None)
-            for number, doc in enumerate(pending, start=1):
-                assignment = clusterer.add(_cluster_doc(doc))
+            members = [
+                (m.story_id, _cluster_doc(m))
+                for m in self.store.window_members(since, model)
+                if m.story_id is not None
+            ]
+            docs = [_cluster_doc(doc) for doc in pending]
+            clusterer.calibrate([doc for _, doc in members] + docs)
+            clusterer.load(members)
+            for number, doc in enumerate(docs, start=1):
+                assignment = clusterer.add(doc)
                 pairs.append((doc.article_id, assignment.story_id))
                 touched.add(assignment.story_id)
                 if assignment.created:

@@ -31,7 +31,7 @@ from aggregator.fetch import FEED_ACCEPT, PAGE_ACCEPT, Fetcher, FetchPolicy
 from aggregator.language import detect_language
 from aggregator.models import Article, Entry, Feed, Mention, Validators
 from aggregator.parse import parse_feed
-from aggregator.pipeline.report import RunReport
+from aggregator.pipeline.report import FeedChange, RunReport
 from aggregator.store import Store, iso
 from aggregator.text import one_line, plain_text
 
@@ -118,7 +118,10 @@ class FeedWork:
                 result.body, result.final_url, content_type=result.headers.get("content-type")
             )
         except (FetchError, ParseError) as exc:
-            return FeedOutcome(feed, "failed", http_status=getattr(exc, "status", None), error=exc)
+            error = _with_hint(feed, exc)
+            return FeedOutcome(
+                feed, "failed", http_status=getattr(exc, "status", None), error=error
+            )
         outcome = FeedOutcome(
             feed,
             "new",
@@ -247,6 +250,27 @@ class FeedWork:
         report.feeds_ok += 1
         log.info("feed=%r status=%s new=%d", name, outcome.status, len(inserted))
 
+    def check_health(self, feeds: Sequence[Feed], report: RunReport) -> None:
+        """Count the enabled feeds that are failing or paused after the run, whether or not they
+        were due in it, and note each feed whose health changed since the last report."""
+        announced: dict[str, str] = {}
+        for feed in feeds:
+            if not feed.enabled:
+                continue
+            state = self.store.feed_state(feed.name)
+            health = state.health
+            report.feeds_failing += health == "failing"
+            report.feeds_paused += health == "paused"
+            if health != state.announced:
+                error = None if health == "ok" else state.last_error
+                report.changes.append(FeedChange(feed.name, state.announced, health, error))
+                announced[feed.name] = health
+                log.info("feed=%r health=%s was=%s", feed.name, health, state.announced)
+        if report.feeds_failing or report.feeds_paused:
+            report.status = "partial"
+        if announced:
+            self.store.announce_health(announced)
+
     def _interval(self, outcome: FeedOutcome) -> float:
         """Seconds until the feed is due again: what the server asked for, at most a day."""
         asked = [s for s in (outcome.cache_seconds, (outcome.ttl_minutes or 0) * 60 or None) if s]
@@ -271,6 +295,22 @@ class FeedWork:
             next_due=iso(now + timedelta(seconds=delay)),
             paused=int(paused),
         )
+
+
+PRIVATE_HINT = (
+    "; a feed meant to be on this machine or network needs `allow_private: true` in feeds.yaml"
+)
+
+
+def _with_hint(feed: Feed, error: FetchError | ParseError) -> FetchError | ParseError:
+    """The error, with the feeds.yaml key that lifts it when the feed's address is not public."""
+    if not isinstance(error, PermanentFetchError) or feed.allow_private:
+        return error
+    if not str(error).startswith("refused: "):
+        return error
+    hinted = PermanentFetchError(f"{error}{PRIVATE_HINT}", url=error.url, status=error.status)
+    hinted.__cause__ = error
+    return hinted
 
 
 def _fallback_url(feed: Feed, entry: Entry) -> str:

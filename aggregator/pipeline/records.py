@@ -60,8 +60,17 @@ def _parse_when(value: Any, number: int) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+REQUIRED_KEYS = ("url", "title", "text")
+"""What every record of an imported file must carry (the records of ``eval`` need less)."""
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSONL file, one a line; a bad line is an error naming file and line."""
+    for _, record in _numbered_jsonl(path):
+        yield record
+
+
+def _numbered_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
@@ -76,18 +85,29 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise ConfigError(f"{path}:{number}: not valid JSON: {exc}") from exc
             if not isinstance(record, dict):
                 raise ConfigError(f"{path}:{number}: expected a JSON object")
-            yield record
+            yield number, record
 
 
 def validated_records(path: Path) -> list[dict[str, Any]]:
-    """Every record of a JSONL file, checked before anything is written, so that a bad line
-    leaves the database as it was."""
-    records = list(read_jsonl(path))
-    for number, record in enumerate(records, start=1):
+    """Every record of a JSONL file to import, checked before anything is written, so that a bad
+    line leaves the database as it was. Each record needs a non-empty ``url``, ``title`` and
+    ``text``."""
+    numbered = list(_numbered_jsonl(path))
+    for number, record in numbered:
         if "correction" in record:
             continue  # a reader's correction carried by an export, checked by its own reader
+        for key in REQUIRED_KEYS:
+            value = record.get(key)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise ConfigError(
+                    f"{path}:{number}: key {key!r} is required "
+                    f"(every record needs {', '.join(map(repr, REQUIRED_KEYS))})"
+                )
+            if not isinstance(value, str):
+                kind = type(value).__name__
+                raise ConfigError(f"{path}:{number}: key {key!r} must be text, not {kind}")
         try:
             article_from_record(record, number, "import")
         except AggregatorError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
-    return records
+    return [record for _, record in numbered]

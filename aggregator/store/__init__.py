@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 from filelock import FileLock, Timeout
 
 from aggregator.errors import LockedError, StorageError
 from aggregator.models import Article, Feed, Mention, Vector
 from aggregator.store.engine import Connection, Location, describe, is_postgres
+from aggregator.store.fts import register_functions
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
@@ -75,6 +75,16 @@ class FeedState:
     consecutive_failures: int = 0
     next_due: datetime | None = None
     paused: bool = False
+    last_error: str | None = None
+    announced: str = "ok"
+    """The health a refresh last reported for this feed: 'ok', 'failing' or 'paused'."""
+
+    @property
+    def health(self) -> str:
+        """'paused', 'failing' (failed on its last try, waiting out its backoff) or 'ok'."""
+        if self.paused:
+            return "paused"
+        return "failing" if self.consecutive_failures else "ok"
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
             )
+        register_functions(conn)  # the search index's triggers call them
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
@@ -145,6 +156,10 @@ class Store:
     def __init__(self, location: Location) -> None:
         self.path = Path(location)
         self.where = describe(location)
+        # imported here, not at the top: sqlite-utils imports pandas when it is installed, a
+        # second and more of start-up that the read-only commands (search, stories) never need
+        import sqlite_utils
+
         self.sqlite = connect(self.path)
         self.conn = self.sqlite
         self.db = sqlite_utils.Database(self.sqlite)
@@ -244,6 +259,8 @@ class Store:
             consecutive_failures=row["consecutive_failures"],
             next_due=parse_iso(row["next_due"]),
             paused=bool(row["paused"]),
+            last_error=row["last_error"],
+            announced=row["announced"],
         )
 
     def record_feed(self, conn: Connection, name: str, **values: Any) -> None:
@@ -257,8 +274,18 @@ class Store:
         with self.transaction() as conn:
             self.record_feed(conn, name, **values)
 
+    def announce_health(self, health: Mapping[str, str]) -> None:
+        """Remember the health just reported for each named feed (see FeedState.announced)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE feeds SET announced = ? WHERE name = ?",
+                [(state, name) for name, state in health.items()],
+            )
+
     def reset_feeds(self, names: Sequence[str] | None = None) -> int:
-        """Un-pause feeds and forget their failures; all feeds when ``names`` is None."""
+        """Un-pause feeds and forget their failures; all feeds when ``names`` is None.
+
+        A reset feed counts as announced healthy, so a failure after it is reported afresh."""
         with self.transaction() as conn:
             where, params = (
                 ("", ())
@@ -266,7 +293,8 @@ class Store:
                 else (f" WHERE name IN ({', '.join('?' * len(names))})", tuple(names))
             )
             cursor = conn.execute(
-                "UPDATE feeds SET paused = 0, consecutive_failures = 0, next_due = NULL" + where,
+                "UPDATE feeds SET paused = 0, consecutive_failures = 0, next_due = NULL, "
+                "announced = 'ok'" + where,
                 params,
             )
             return int(cursor.rowcount)
@@ -371,6 +399,29 @@ class Store:
             (model, limit),
         ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def embedding_models(self) -> dict[str, int]:
+        """Model name -> how many articles carry its body vector."""
+        rows = self.conn.execute(
+            "SELECT model, COUNT(*) FROM embeddings WHERE field = 'body' GROUP BY model"
+        ).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def count_missing_embeddings(self, model: str) -> int:
+        """How many articles have no body vector for ``model`` yet."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS ("
+            " SELECT 1 FROM embeddings e WHERE e.article_id = a.id AND e.model = ?"
+            " AND e.field = 'body')",
+            (model,),
+        ).fetchone()
+        return int(row[0])
+
+    def drop_embeddings_except(self, model: str) -> int:
+        """Delete the vectors of every other model; returns how many rows went."""
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM embeddings WHERE model != ?", (model,))
+            return int(cursor.rowcount)
 
     def embeddings_by_hash(self, model: str, field: str, hashes: Sequence[str]) -> dict[str, bytes]:
         """Vectors already computed for identical inputs (syndicated copies, re-imports)."""

@@ -1,16 +1,17 @@
-"""Article queries: keyword search over both full-text indexes, the vector index, export.
+"""Article queries: keyword search on the search index, the vector index, export.
 
-Keyword search runs on ``articles_fts``, or on ``articles_fts_cjk`` when the query has Chinese or
-Japanese terms (that index holds those scripts as character bigrams, see
-:mod:`aggregator.store.fts`). Either way the score is BM25 with titles weighted 3:1 over bodies.
+Keyword search runs on ``articles_search`` (exact forms, stems and bigrams, see
+:mod:`aggregator.store.fts`), scored by BM25 with titles weighted 3:1 over bodies and stems
+half as much as exact forms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
-from aggregator.store.fts import keyword_query
+from aggregator.store.fts import AliasLookup, KeywordQuery, keyword_query, stemmer_language
 from aggregator.store.records import (
     ARTICLE_COLUMNS,
     ArticleRow,
@@ -26,40 +27,81 @@ class ArticleQueries(Queries):
     """The reader's article queries; body embeddings are kept in memory per model."""
 
     _indexes: dict[str, CachedIndex]
+    _languages: tuple[int, tuple[str, ...]] = (-1, ())
 
     def search_keyword(
-        self, query: str, *, limit: int = 50, filters: Filters | None = None
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        filters: Filters | None = None,
+        names: AliasLookup | None = None,
     ) -> list[ArticleRow]:
-        """Full-text search (FTS5, BM25 with the title weighted 3:1 over the body)."""
-        parsed = keyword_query(query)
-        if not parsed:
-            return []
-        table = parsed.table
-        clauses, params = article_filters(filters or Filters())
-        rows = self._rows(
-            f"SELECT {ARTICLE_COLUMNS}, bm25({table}, 3.0, 1.0) AS score "
-            f"FROM {table} JOIN articles a ON a.id = {table}.rowid "
-            f"WHERE {table} MATCH ? {clauses} ORDER BY score LIMIT ?",
-            (parsed.expression, *params, limit),
-        )
-        return [article_row(r, rank=-float(r["score"])) for r in rows]
+        """Full-text search: BM25 over exact forms and stems, titles weighted 3:1 over bodies
+        (see :mod:`aggregator.store.fts`); ``names`` expands entity names to their aliases.
+
+        The ranking reads only the index; rows are read for the ``limit`` best, since a common
+        name can match a tenth of a large database."""
+        scored = self._keyword_scores(query, limit=limit, filters=filters, names=names)
+        rows = {r.id: r for r in self.articles_by_id([i for i, _ in scored])}
+        return [replace(rows[i], rank=score) for i, score in scored if i in rows]
 
     def search_keyword_ids(
-        self, query: str, *, limit: int = 200, filters: Filters | None = None
+        self,
+        query: str,
+        *,
+        limit: int = 200,
+        filters: Filters | None = None,
+        names: AliasLookup | None = None,
+        any_word: bool = False,
     ) -> list[int]:
-        """The ids :meth:`search_keyword` would return, without reading any text (for fusion)."""
-        parsed = keyword_query(query)
+        """The ids :meth:`search_keyword` would return, without reading any text (for fusion);
+        with ``any_word``, articles that match some of the words count too."""
+        scored = self._keyword_scores(
+            query, limit=limit, filters=filters, names=names, any_word=any_word
+        )
+        return [i for i, _ in scored]
+
+    def _keyword_scores(
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: Filters | None,
+        names: AliasLookup | None,
+        any_word: bool = False,
+    ) -> list[tuple[int, float]]:
+        """(article id, score) of the best ``limit`` matches, higher scores first."""
+        parsed = self.keyword_query(query, names=names, any_word=any_word)
         if not parsed:
             return []
         table = parsed.table
         clauses, params = article_filters(filters or Filters())
         join = f"JOIN articles a ON a.id = {table}.rowid " if clauses else ""
         rows = self._rows(
-            f"SELECT {table}.rowid FROM {table} {join}"
-            f"WHERE {table} MATCH ? {clauses} ORDER BY bm25({table}, 3.0, 1.0) LIMIT ?",
+            f"SELECT {table}.rowid, {parsed.rank} AS score FROM {table} {join}"
+            f"WHERE {table} MATCH ? {clauses} ORDER BY score LIMIT ?",
             (parsed.expression, *params, limit),
         )
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def keyword_query(
+        self, query: str, *, names: AliasLookup | None = None, any_word: bool = False
+    ) -> KeywordQuery:
+        """``query`` as an expression on the search index, its words stemmed under every
+        language stored (see :func:`aggregator.store.fts.search_expression`)."""
+        return keyword_query(
+            query, names=names, languages=self.stemmed_languages(), any_word=any_word
+        )
+
+    def stemmed_languages(self) -> tuple[str, ...]:
+        """The stored languages that have a stemmer; read again only after new articles."""
+        newest = int(self._rows("SELECT coalesce(max(id), 0) FROM articles")[0][0])
+        if self._languages[0] != newest:
+            rows = self._rows("SELECT DISTINCT language FROM articles")
+            found = {stemmer_language(r[0]) for r in rows}
+            self._languages = (newest, tuple(sorted(code for code in found if code)))
+        return self._languages[1]
 
     def vector_index(self, model: str) -> VectorIndex:
         """The body embeddings of ``model`` as one matrix, kept between calls.
@@ -86,6 +128,24 @@ class ArticleQueries(Queries):
         self._indexes[model] = CachedIndex(marker, index)
         return index
 
+    def story_articles(
+        self, ids: Sequence[int], *, filters: Filters | None = None
+    ) -> dict[int, list[int]]:
+        """Every article (passing ``filters``) of the stories the articles ``ids`` belong to,
+        by story id, in id order."""
+        if not ids:
+            return {}
+        clauses, params = article_filters(filters or Filters())
+        rows = self._rows(
+            "SELECT a.id, a.story_id FROM articles a WHERE a.story_id IN (SELECT story_id "
+            f"FROM articles WHERE id IN ({', '.join('?' * len(ids))})){clauses} ORDER BY a.id",
+            (*ids, *params),
+        )
+        members: dict[int, list[int]] = {}
+        for row in rows:
+            members.setdefault(int(row[1]), []).append(int(row[0]))
+        return members
+
     def filtered_ids(self, filters: Filters) -> list[int] | None:
         """Ids of the articles that pass ``filters``; None when nothing is filtered."""
         if filters == Filters():
@@ -110,7 +170,7 @@ class ArticleQueries(Queries):
     def export_articles(self) -> Iterator[dict[str, Any]]:
         cursor = self.conn.execute(
             "SELECT a.id, a.url, a.external_id, a.story_id, a.title, a.source, a.published, "
-            "a.language, a.summary_only FROM articles a ORDER BY a.published, a.id"
+            "a.language, a.summary_only, a.text FROM articles a ORDER BY a.published, a.id"
         )
         for row in cursor:
             yield {
@@ -123,4 +183,5 @@ class ArticleQueries(Queries):
                 "published": row["published"],
                 "language": row["language"],
                 "summary_only": bool(row["summary_only"]),
+                "text": row["text"],
             }

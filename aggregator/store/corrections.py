@@ -9,13 +9,16 @@ joined into :class:`aggregator.store.read.Reader`.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from aggregator.store import iso, parse_iso
-from aggregator.store.engine import Connection, Row
+from aggregator.errors import StorageError
+from aggregator.store import connect, iso, parse_iso
+from aggregator.store.engine import Connection, Location, Row, is_postgres
 from aggregator.store.records import Queries
 from aggregator.urls import url_key
 
@@ -320,6 +323,40 @@ class CorrectionTable:
         )
 
 
+def unclustered_copy(source: Location, target: Path) -> None:
+    """Copy the database at ``source`` to a new SQLite file ``target`` with every article in no
+    story, and no stories, merges or corrections: ready to be clustered afresh, vectors kept.
+    A PostgreSQL source is copied row by row (the scratch copy is SQLite on either engine)."""
+    if target.exists():
+        raise StorageError(f"{target} exists already; a fresh copy needs a new file")
+    if is_postgres(source):
+        from aggregator.store.postgres.copy import copy_to_sqlite
+
+        copy_to_sqlite(str(source), target)
+    else:
+        reading = connect(Path(source), readonly=True)
+        try:
+            copying = connect(target)
+            try:
+                reading.backup(copying)
+            finally:
+                copying.close()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot copy {source} to {target}: {exc}") from exc
+        finally:
+            reading.close()
+    writing = connect(target)
+    try:
+        with writing:
+            writing.execute("UPDATE articles SET story_id = NULL, clustered = NULL")
+            for table in ("stories", "story_merges", "corrections"):
+                writing.execute(f"DELETE FROM {table}")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot copy {source} to {target}: {exc}") from exc
+    finally:
+        writing.close()
+
+
 class CorrectionQueries(Queries):
     """The reader's side: the history of corrections and the merges that led into a story."""
 
@@ -330,6 +367,11 @@ class CorrectionQueries(Queries):
         else:
             rows = self._rows("SELECT * FROM corrections ORDER BY id DESC LIMIT ?", (limit,))
         return [_correction(r) for r in rows]
+
+    def placements(self) -> dict[int, int]:
+        """The story of every article that has one: article id -> story id."""
+        rows = self._rows("SELECT id, story_id FROM articles WHERE story_id IS NOT NULL", ())
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def merged_into(self, story_id: int) -> list[int]:
         """Story ids that now lead to ``story_id`` because they were merged into it."""

@@ -19,6 +19,7 @@ from typing import Any
 from aggregator.errors import StorageError
 from aggregator.store import iso, parse_iso
 from aggregator.store.engine import Connection, Row
+from aggregator.text import excerpt
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,10 @@ def story_row(row: Row, score: float = 0.0) -> StoryRow:
     )
 
 
+EXCERPT_CHARS = 400
+"""An article's excerpt: its text's first words, up to this many characters with the "…"."""
+
+
 def article_row(row: Row, rank: float = 0.0) -> ArticleRow:
     """A row selected with :data:`ARTICLE_COLUMNS` as an :class:`ArticleRow`."""
     return ArticleRow(
@@ -194,7 +199,7 @@ def article_row(row: Row, rank: float = 0.0) -> ArticleRow:
         published=parse_iso(row["published"]) or datetime.now(UTC),
         language=row["language"],
         summary_only=bool(row["summary_only"]),
-        excerpt=(row["excerpt"] or "")[:400],
+        excerpt=excerpt(row["excerpt"] or "", EXCERPT_CHARS),
         external_id=row["external_id"],
         rank=rank,
     )
@@ -202,7 +207,7 @@ def article_row(row: Row, rank: float = 0.0) -> ArticleRow:
 
 ARTICLE_COLUMNS = (
     "a.id, a.story_id, a.url, a.source, a.title, a.published, a.language, a.summary_only, "
-    "a.external_id, substr(a.text, 1, 400) AS excerpt"
+    f"a.external_id, substr(a.text, 1, {EXCERPT_CHARS + 1}) AS excerpt"
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 import view
 
@@ -66,8 +65,7 @@ seen.metric("Last seen", f"{entity.last_seen:%d %b %Y}" if entity.last_seen else
 
 timeline, appearances = view.guarded(db, view.entity_detail, entity.id)
 st.subheader("Mentions over time")
-frame = pd.DataFrame({"day": [d for d, _ in timeline], "articles": [n for _, n in timeline]})
-st.bar_chart(frame, x="day", y="articles", height=220)
+st.bar_chart(view.time_frame(view.every_day(timeline), "day"), x="day", y="articles", height=220)
 
 st.subheader(f"Stories ({view.plural(len(appearances), 'story')}, newest first)")
 for story, mentioning in appearances:

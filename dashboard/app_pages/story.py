@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import correcting
-import pandas as pd
 import streamlit as st
 import view
 
@@ -57,10 +56,7 @@ if lead is not None:
 chart, involved = st.columns([3, 2])
 with chart:
     st.subheader("Coverage over time")
-    series = detail.coverage()
-    hourly = len(series) > 1 and (series[1][0] - series[0][0]).days == 0
-    labels = [t.strftime("%m-%d %H:00" if hourly else "%Y-%m-%d") for t, _ in series]
-    frame = pd.DataFrame({"time (UTC)": labels, "articles": [n for _, n in series]})
+    frame = view.time_frame(detail.coverage(), "time (UTC)")
     st.bar_chart(frame, x="time (UTC)", y="articles", height=220)
 with involved:
     st.subheader("Involved")

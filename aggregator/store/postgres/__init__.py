@@ -21,11 +21,12 @@ from aggregator.errors import LockedError, StorageError
 from aggregator.models import Feed
 from aggregator.store import Store, from_blob
 from aggregator.store.engine import Connection, Location, describe
+from aggregator.store.fts import AliasLookup
 from aggregator.store.postgres.connection import PgConnection
 from aggregator.store.postgres.schema import migrations
 from aggregator.store.postgres.search import KeywordSearch, PgVectorIndex, vector_literal
 from aggregator.store.read import Reader, check_version
-from aggregator.store.records import ARTICLE_COLUMNS, ArticleRow, Filters, article_row
+from aggregator.store.records import Filters
 from aggregator.store.schema import SCHEMA_VERSION
 from aggregator.store.stories import HALF_LIFE_HOURS
 from aggregator.store.vectors import VectorIndex
@@ -148,20 +149,22 @@ class PostgresReader(Reader):
         self._story_indexes: dict[str, tuple[str, VectorIndex]] = {}
         self._keywords = KeywordSearch(self.conn)
 
-    def search_keyword(
-        self, query: str, *, limit: int = 50, filters: Filters | None = None
-    ) -> list[ArticleRow]:
-        """Full-text search (``ts_rank`` with the title weighted 3:1 over the body)."""
+    def _keyword_scores(
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: Filters | None,
+        names: AliasLookup | None,
+        any_word: bool = False,
+    ) -> list[tuple[int, float]]:
+        """(article id, score) of the best ``limit`` matches: ``ts_rank`` with the title
+        weighted 3:1 over the body, on the same expression SQLite runs (stems included)."""
+        parsed = self.keyword_query(query, names=names, any_word=any_word)
         rows = self._keywords.matches(
-            query, ARTICLE_COLUMNS, filters=filters or Filters(), limit=limit
+            parsed.expression, "a.id", filters=filters or Filters(), limit=limit
         )
-        return [article_row(r, rank=float(r["score"])) for r in rows]
-
-    def search_keyword_ids(
-        self, query: str, *, limit: int = 200, filters: Filters | None = None
-    ) -> list[int]:
-        rows = self._keywords.matches(query, "a.id", filters=filters or Filters(), limit=limit)
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def vector_index(self, model: str) -> Any:
         """The body embeddings of ``model``, searched in the database (HNSW, cosine)."""

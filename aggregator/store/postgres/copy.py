@@ -22,7 +22,7 @@ from typing import Any
 
 from aggregator.errors import StorageError
 from aggregator.store import Store, connect, from_blob
-from aggregator.store.engine import Connection
+from aggregator.store.engine import Connection, describe
 from aggregator.store.postgres.search import vector_literal
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,17 @@ def _columns_pg(conn: Connection, table: str) -> list[str]:
 
 
 def _tables_sqlite(conn: Connection) -> list[str]:
+    """The SQLite tables that hold data: not the full-text indexes, nor the tables FTS5 keeps
+    them in (each named after its index), which PostgreSQL replaces with its own."""
     rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND name NOT LIKE 'articles_fts%'"
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    indexes = [str(r[0]) for r in rows if str(r[1]).upper().startswith("CREATE VIRTUAL TABLE")]
+    return [
+        str(r[0])
+        for r in rows
+        if str(r[0]) not in indexes and not any(str(r[0]).startswith(f"{i}_") for i in indexes)
+    ]
 
 
 def _row_hash(values: Sequence[Any]) -> int:
@@ -242,6 +248,39 @@ class Copy:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
                 )
+
+
+def copy_to_sqlite(source: str, target: Path) -> None:
+    """Copy the PostgreSQL database at the URL ``source`` into a new SQLite file ``target``,
+    ids kept; SQLite's triggers build its search index as the articles arrive. For scratch
+    copies (``aggregator eval --corrections``), so it is one transaction, without a check."""
+    from aggregator.store.postgres import schema_version
+    from aggregator.store.postgres.connection import PgConnection
+    from aggregator.store.schema import SCHEMA_VERSION
+
+    reading = PgConnection(source, readonly=True)
+    try:
+        version = schema_version(reading)
+        if version != SCHEMA_VERSION:
+            raise StorageError(
+                f"{describe(source)} has schema version {version}, this aggregator "
+                f"{SCHEMA_VERSION}: run `aggregator migrate` or upgrade the aggregator first"
+            )
+        with Store(target) as writing, writing.transaction() as conn:
+            for table in [t for t in ORDER if t in _tables_sqlite(conn)]:
+                wanted = set(_columns_pg(reading, table))
+                columns = [c for c in _columns_sqlite(conn, table) if c in wanted]
+                rows = reading.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                conn.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})",
+                    [
+                        tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                        for row in rows
+                    ],
+                )
+    finally:
+        reading.close()
 
 
 def copy_to_postgres(

@@ -333,4 +333,10 @@ def migrations(available_configs: set[str]) -> list[str]:
         );
         CREATE INDEX corrections_in_force ON corrections(undone, id);
         """,
+        # 7: the health of each feed as last announced by a refresh
+        "ALTER TABLE feeds ADD COLUMN announced TEXT NOT NULL DEFAULT 'ok';",
+        # 8: SQLite's search index of exact forms and stems; the full-text vector of migration 1
+        # already holds both (the words as written, and their stems under the article's
+        # language), so queries carry the stems (see aggregator.store.postgres.search)
+        "SELECT 1;",
     ]

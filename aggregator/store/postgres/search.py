@@ -1,14 +1,17 @@
 """Keyword and vector search on PostgreSQL.
 
-Keyword search takes the same parsed query as SQLite (:func:`aggregator.store.fts.keyword_query`,
-an FTS5 expression of quoted words and phrases, ``*`` prefixes, ``AND``/``OR``/``NOT`` and
-parentheses) and turns it into a ``tsquery``: each word or phrase matches its words as written
-(the 'simple' configuration, folded like the index), exactly as FTS5's unicode61 tokenizer
-matches them on SQLite, so both engines find the same articles. The index also holds each
-article's words stemmed in its language's configuration; with :data:`STEMMED` on, a word also
-matches its stemmed form in every language the database holds articles in ("tariffs" finds
-"tariff"). It is off while the SQLite index does not stem, so that the engines agree. Chinese
-and Japanese phrases arrive as bigram phrases and match the bigrams the index holds.
+Keyword search takes the same expression as SQLite (:func:`aggregator.store.fts.keyword_query`:
+quoted words and phrases, ``*`` prefixes, ``AND``/``OR`` and parentheses, each group aimed at
+the exact-form or the stem columns of ``articles_search``) and turns it into a ``tsquery``.
+The full-text vector holds both kinds of word (the words as written, folded, and their stems
+under the article's language), so the column filters are left out: a phrase of exact forms
+matches the words as written, and a phrase the query already reduced to stems (Snowball, under
+every language stored, as on SQLite) matches the stems PostgreSQL's Snowball configurations
+indexed. With :data:`STEMMED` both engines therefore find "tariff" for "tariffs" and "Zoll" for
+"Zölle". Two differences remain: PostgreSQL stems the folded words (without diacritics), so a
+rare stem that depends on an accent may differ, and a word matched only through its stem is not
+weighted lower than the word itself. Chinese and Japanese phrases arrive as bigram phrases and
+match the bigrams the index holds.
 
 Scores differ from SQLite's: ``ts_rank`` with titles weighted 3:1 over bodies (weights A and
 B), where SQLite uses BM25 with the same 3:1 weights. Both rank articles with the words in the
@@ -22,7 +25,6 @@ same questions as the in-memory :class:`aggregator.store.vectors.VectorIndex` SQ
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,39 +32,35 @@ import numpy as np
 
 from aggregator.store.engine import Connection
 from aggregator.store.fts import keyword_query
-from aggregator.store.postgres.schema import LANGUAGE_CONFIGS, VECTOR_DIMENSIONS
+from aggregator.store.postgres.schema import VECTOR_DIMENSIONS
 from aggregator.store.records import Filters, article_filters
 
 RANK = "ts_rank('{0, 0, 0.333333, 1}', a.fts, query.q)"
 """Title words (weight A) count three times body words (weight B), as in SQLite's BM25."""
 
-LANGUAGES_TTL = 300.0
-STEMMED = False
-"""Whether queries also match stemmed words (see the module docstring)."""
+STEMMED = True
+"""Whether queries also match stemmed words: they do whenever the expression carries stems,
+which :meth:`aggregator.store.articles.ArticleQueries.keyword_query` adds for every stored
+language with a stemmer (see the module docstring)."""
 
-_TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|\(|\)|[^\s()]+')
+_TOKEN = re.compile(r'\{[^}]*\}:|"(?:[^"]|"")*"\*?|\(|\)|[^\s()]+')
 
 
 class TsQuery:
     """An FTS5 expression as SQL that builds the equivalent ``tsquery``, with its parameters."""
 
-    def __init__(self, expression: str, configs: Sequence[str]) -> None:
-        self.configs = ["simple", *sorted(set(configs) - {"simple"})]
+    def __init__(self, expression: str) -> None:
         self.params: list[Any] = []
         self.sql = self._parse(_TOKEN.findall(expression))
 
     def _term(self, token: str) -> str:
         prefix = token.endswith("*")
         words = token.rstrip("*").strip('"').replace('""', '"')
-        alternatives = []
-        for config in self.configs:
-            if prefix and " " not in words.strip():
-                self.params.append("'" + words.strip().replace("'", "''") + "':*")
-                alternatives.append(f"to_tsquery('{config}', fold(?))")
-            else:
-                self.params.append(words)
-                alternatives.append(f"phraseto_tsquery('{config}', fold(?))")
-        return "(" + " || ".join(alternatives) + ")"
+        if prefix and " " not in words.strip():
+            self.params.append("'" + words.strip().replace("'", "''") + "':*")
+            return "to_tsquery('simple', fold(?))"
+        self.params.append(words)
+        return "phraseto_tsquery('simple', fold(?))"
 
     def _parse(self, tokens: list[str]) -> str:
         parts: list[str] = []
@@ -88,8 +86,8 @@ class TsQuery:
                     self._add(parts, inner, operator, negate)
                 operator, negate = "&&", False
                 continue
-            if token.startswith("NEAR"):
-                continue
+            if token.startswith("NEAR") or token.startswith("{"):
+                continue  # column filters: the one vector holds exact forms and stems alike
             self._add(parts, self._term(token), operator, negate)
             operator, negate = "&&", False
         while stack:  # unbalanced parentheses: close them
@@ -107,35 +105,17 @@ class TsQuery:
 
 
 class KeywordSearch:
-    """Keyword queries for one connection; remembers which languages the articles are in."""
+    """Keyword queries on one connection."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._configs: tuple[float, list[str]] | None = None
 
-    def configs(self) -> list[str]:
-        """The stemming configurations of the languages stored (looked up every few minutes)."""
-        if not STEMMED:
-            return []
-        now = time.monotonic()
-        if self._configs is None or now - self._configs[0] > LANGUAGES_TTL:
-            rows = self.conn.execute(
-                "SELECT DISTINCT lower(split_part(coalesce(language, ''), '-', 1)) FROM articles"
-            ).fetchall()
-            configs = sorted({LANGUAGE_CONFIGS[r[0]] for r in rows if r[0] in LANGUAGE_CONFIGS})
-            available = {
-                str(r[0])
-                for r in self.conn.execute("SELECT cfgname::text FROM pg_ts_config").fetchall()
-            }
-            self._configs = (now, [c for c in configs if c in available])
-        return self._configs[1]
-
-    def tsquery(self, text: str) -> str | None:
-        """The user's search as ``tsquery`` text, or None when it has no words."""
-        parsed = keyword_query(text)
-        if not parsed:
+    def tsquery(self, expression: str) -> str | None:
+        """A search expression (:func:`aggregator.store.fts.keyword_query`) as ``tsquery``
+        text, or None when it has no words."""
+        if not expression:
             return None
-        built = TsQuery(parsed.expression, self.configs())
+        built = TsQuery(expression)
         if not built.sql:
             return None
         row = self.conn.execute(f"SELECT ({built.sql})::text", built.params).fetchone()
@@ -144,15 +124,16 @@ class KeywordSearch:
 
     def matches(
         self,
-        text: str,
+        expression: str,
         columns: str,
         *,
         filters: Filters,
         limit: int | None = None,
         id_range: tuple[int, int] | None = None,
     ) -> list[Any]:
-        """Rows of ``columns`` (plus ``score``) for articles matching ``text``, best first."""
-        query = self.tsquery(text)
+        """Rows of ``columns`` (plus ``score``) for articles matching ``expression``, best
+        first."""
+        query = self.tsquery(expression)
         if query is None:
             return []
         clauses, params = article_filters(filters)
@@ -173,8 +154,10 @@ class KeywordSearch:
 def watch_keyword_matches(
     conn: Connection, text: str, filters: Filters, after: int, upto: int
 ) -> dict[int, float]:
-    """Articles with ``after < id <= upto`` matching a saved search's words, with scores."""
-    rows = KeywordSearch(conn).matches(text, "a.id", filters=filters, id_range=(after, upto))
+    """Articles with ``after < id <= upto`` matching a saved search's words, with scores
+    (the words as written, as saved searches match on SQLite)."""
+    expression = keyword_query(text).expression
+    rows = KeywordSearch(conn).matches(expression, "a.id", filters=filters, id_range=(after, upto))
     return {int(r[0]): float(r[1]) for r in rows}
 
 
