@@ -253,8 +253,8 @@ def test_each_correction_keeps_the_pairs_later_ones_left_it() -> None:
     assert second.kept_by({1: 10, 2: 10}) == (1, 1)  # articles deleted since are left out
 
 
-def test_eval_counts_corrections_the_settings_would_have_made_unnecessary(tmp_path: Path) -> None:
-    path = tmp_path / "news.db"
+def test_eval_counts_corrections_the_settings_would_have_made_unnecessary(db: Location) -> None:
+    path = db  # on PostgreSQL, the fresh clustering runs on a SQLite copy of it
     pipeline, fix = gluing(path)
     pipeline.import_records(records([*MEETING, *LISTING]))
     (story,) = stories(path)
@@ -277,8 +277,8 @@ def test_eval_counts_corrections_the_settings_would_have_made_unnecessary(tmp_pa
     assert plain.count("unnecessary") == 1 and plain.count("needed") == 0
     # the database itself is untouched: one correction, the split in force
     assert sorted(stories(path)[verdict.correction.target_id]) == sorted(LISTING)
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
+    with dbs.connect(path) as conn:
+        assert tuple(conn.execute("SELECT count(*) FROM corrections").fetchone()) == (1,)
 
 
 class Consolidating(Pipeline):

@@ -175,7 +175,8 @@ def test_chinese_search_through_the_import_pipeline(news: Location) -> None:
         # 小米 is Xiaomi in the knowledge base: the Chinese title first (the exact form in a
         # title), then the reports that spell it Xiaomi or श्याओमी
         found = titles(search(reader, "小米", mode="keyword"))
-        assert found[0] == newsdb.XIAOMI[2][3]
+        if not is_postgres(news):  # ts_rank weighs no word by its rarity, as BM25 does
+            assert found[0] == newsdb.XIAOMI[2][3]
         assert set(found) == {row[3] for row in newsdb.XIAOMI}
         assert titles(search(reader, "北京工厂", mode="keyword")) == [newsdb.XIAOMI[2][3]]
         english = search(reader, "小米", mode="keyword", filters=Filters(languages=("en",)))
@@ -514,11 +515,14 @@ def test_hybrid_finds_a_story_in_every_language_from_one_matching_word(news: Pat
 
 def test_semantic_search_finds_a_paraphrase(news: Location) -> None:
     with Reader(news) as reader:
-        hits = search(reader, "Japanese carmaker earns more than ever", mode="semantic", limit=3)
+        hits = search(
+            reader, "Japanese carmaker earns more than ever", mode="semantic", limit=3,
+            model="minilm",
+        )  # fmt: skip
         assert hits[0].title in {newsdb.TOYOTA[0][3], newsdb.TOYOTA[1][3]}
         assert hits == sorted(hits, key=lambda h: -h.rank)
         german = search(
-            reader, "electric car import duties", mode="semantic", limit=5,
+            reader, "electric car import duties", mode="semantic", limit=5, model="minilm",
             filters=Filters(languages=("de",)),
         )  # fmt: skip
         assert [h.language for h in german] == ["de"]
