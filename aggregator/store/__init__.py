@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -160,6 +161,7 @@ class Store:
         # second and more of start-up that the read-only commands (search, stories) never need
         import sqlite_utils
 
+        self.lock = threading.RLock()
         self.sqlite = connect(self.path)
         self.conn = self.sqlite
         self.db = sqlite_utils.Database(self.sqlite)
@@ -195,27 +197,33 @@ class Store:
 
         The connection it yields is the handle the write methods (``insert_articles``,
         ``assign``, ``save_story``, ...) take, so that they join this transaction.
+
+        It holds :attr:`lock`, which the reads the refresh's feed threads make on the same
+        connection take too: a thread reading rows while the search index's trigger runs its
+        Python functions inside a write would wait for the connection while the trigger waits
+        for the interpreter, and neither would go on.
         """
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"cannot start a write on {self.path}: {exc}") from exc
-        try:
-            yield self.conn
-        except BaseException as exc:
+        with self.lock:
             try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError as undo:
-                # SQLite has rolled back already when the write failed hard (disk full, I/O);
-                # the error worth reporting is the one that stopped the write
-                exc.add_note(f"rollback on {self.path} also failed: {undo}")
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise StorageError(f"write failed on {self.path}: {exc}") from exc
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"cannot commit to {self.path}: {exc}") from exc
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise StorageError(f"cannot start a write on {self.path}: {exc}") from exc
+            try:
+                yield self.conn
+            except BaseException as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.DatabaseError as undo:
+                    # SQLite has rolled back already when the write failed hard (disk full, I/O);
+                    # the error worth reporting is the one that stopped the write
+                    exc.add_note(f"rollback on {self.path} also failed: {undo}")
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise StorageError(f"write failed on {self.path}: {exc}") from exc
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise StorageError(f"cannot commit to {self.path}: {exc}") from exc
 
     def migrate(self) -> None:
         try:
@@ -306,26 +314,28 @@ class Store:
         keys = {url_key(u): u for u in urls}
         found: set[str] = set()
         items = list(keys)
-        for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            rows = self.conn.execute(
-                f"SELECT url_key FROM articles WHERE url_key IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update(keys[row[0]] for row in rows)
+        with self.lock:
+            for start in range(0, len(items), 500):
+                chunk = items[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self.conn.execute(
+                    f"SELECT url_key FROM articles WHERE url_key IN ({marks})", chunk
+                )
+                found.update(keys[row[0]] for row in rows)
         return found
 
     def known_guids(self, source: str, guids: Iterable[str]) -> set[str]:
         wanted = {guid_key(source, g): g for g in guids if g}
         found: set[str] = set()
         items = [k for k in wanted if k]
-        for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            rows = self.conn.execute(
-                f"SELECT guid_key FROM articles WHERE guid_key IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update(wanted[row[0]] for row in rows)
+        with self.lock:
+            for start in range(0, len(items), 500):
+                chunk = items[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self.conn.execute(
+                    f"SELECT guid_key FROM articles WHERE guid_key IN ({marks})", chunk
+                )
+                found.update(wanted[row[0]] for row in rows)
         return found
 
     def insert_articles(

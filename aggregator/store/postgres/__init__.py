@@ -12,6 +12,7 @@ arithmetic.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,7 @@ class PostgresStore(Store):
         self.url = str(location)
         self.where = describe(location)
         self.path = Path(self.where)
+        self.lock = threading.RLock()
         self.pg = PgConnection(self.url)
         self.conn = self.pg
         self.migrate()
@@ -73,7 +75,7 @@ class PostgresStore(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.pg.transaction() as conn:
+        with self.lock, self.pg.transaction() as conn:
             yield conn
 
     @contextmanager
