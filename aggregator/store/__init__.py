@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,6 +141,11 @@ class Store:
         import sqlite_utils
 
         self.conn = connect(path)
+        # Feed workers read through this connection while the main thread writes. The search
+        # index's triggers call Python functions, which take the GIL inside sqlite3_step, while
+        # a reader waiting for the connection's mutex holds the GIL: without one lock in Python
+        # around both, the two wait for each other forever.
+        self.lock = threading.RLock()
         self.db = sqlite_utils.Database(self.conn)
         self.migrate()
 
@@ -155,6 +161,10 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside commits together or not at all."""
+        with self.lock:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
@@ -261,29 +271,26 @@ class Store:
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         """Which of ``urls`` (by normalised key) are already stored."""
         keys = {url_key(u): u for u in urls}
+        with self.lock:
+            return {keys[k] for k in self._present("url_key", list(keys))}
+
+    def _present(self, column: str, items: list[str]) -> set[str]:
+        """Which ``items`` the unique ``column`` of articles holds (called under the lock)."""
         found: set[str] = set()
-        items = list(keys)
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
             rows = self.conn.execute(
-                f"SELECT url_key FROM articles WHERE url_key IN ({', '.join('?' * len(chunk))})",
+                f"SELECT {column} FROM articles WHERE {column} IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update(keys[row[0]] for row in rows)
+            found.update(row[0] for row in rows)
         return found
 
     def known_guids(self, source: str, guids: Iterable[str]) -> set[str]:
         wanted = {guid_key(source, g): g for g in guids if g}
-        found: set[str] = set()
         items = [k for k in wanted if k]
-        for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            rows = self.conn.execute(
-                f"SELECT guid_key FROM articles WHERE guid_key IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update(wanted[row[0]] for row in rows)
-        return found
+        with self.lock:
+            return {wanted[k] for k in self._present("guid_key", items)}
 
     def insert_articles(
         self,
