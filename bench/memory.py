@@ -4,7 +4,7 @@ The synthetic site of ``refresh_throughput`` is served from this process; a chil
 ``aggregator --db ... --feeds ... --model ... refresh --force`` into a fresh database and reports
 its own peak RSS (``getrusage``), so the server and this script are not counted.
 
-    python bench/memory.py [--feeds 200] [--per-feed 6] [--models minilm-onnx,minilm]
+    python bench/memory.py [--feeds 200] [--per-feed 6] [--models e5-onnx,minilm]
 
 Target: peak RSS < 1 GB.
 """
@@ -76,7 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--per-feed", type=int, default=6)
-    parser.add_argument("--models", default="minilm-onnx")
+    parser.add_argument("--models", default="e5-onnx")
     args = parser.parse_args()
     peaks: dict[str, float] = {}
     with (

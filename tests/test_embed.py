@@ -110,14 +110,26 @@ def test_q4_blocks_dequantise_low_nibbles_first_then_high() -> None:
 
 
 @pytest.mark.slow
-def test_the_query_tokenizer_cuts_texts_as_the_tokenizer_file_does() -> None:
-    from aggregator.embed import load_embedder
+def test_the_word_cache_tokenizer_cuts_texts_as_the_tokenizer_file_does() -> None:
+    from tokenizers import Tokenizer
+
+    from aggregator.demo import DemoCorpus
     from aggregator.embed.e5_rebuild import UnigramIds, model_folder, normaliser
 
     folder = model_folder()
-    rebuilt = load_embedder("e5-onnx")
-    quick = UnigramIds(folder)
+    reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    ours = UnigramIds(folder)
     prepare = normaliser(folder)
-    texts = [*MULTILINGUAL, "EU  duties\ton Chinese EVs", "श्याओमी", "小米汽车～", "\u0001odd\u200b"]
+    corpus = DemoCorpus.load(Path(__file__).resolve().parent.parent / "data" / "demo")
+    texts = [
+        *MULTILINGUAL,
+        "EU  duties\ton Chinese EVs",
+        " lead",
+        "",
+        "\u0001odd\u200b",
+        "小米汽车～",
+    ]
+    texts += [f"{a.title}\n{a.text}"[:1500] for a in corpus.articles[::7]]  # every script
     for text in texts:
-        assert quick(prepare("passage: " + text)) == rebuilt.token_ids([text])[0], text  # type: ignore[attr-defined]
+        prepared = prepare("passage: " + text)
+        assert ours(prepared) == reference.encode(prepared).ids, text[:80]

@@ -72,8 +72,8 @@ class Group(click.Group):
 @click.option(
     "--model",
     default=None,
-    help="Embedding model: minilm, minilm-onnx, e5, or a sentence-transformers name "
-    "or path [env AGGREGATOR_MODEL; default minilm].",
+    help="Embedding model: e5-onnx (multilingual), minilm, minilm-onnx, e5, or a "
+    "sentence-transformers name or path [env AGGREGATOR_MODEL; default e5-onnx].",
 )
 @click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv for debug).")
 @click.version_option(package_name="aggregator")

@@ -35,7 +35,7 @@ class ClusterSettings:
     compared and fell short. At 0 an Indian IPO story absorbed another through a Hindi report;
     0.05 kept every language of the demo corpus at precision 0.95 through the product path.
     0.25 is the lowest bar at which every language of the demo corpus keeps precision 0.95 with
-    the English-only default model (0.20 let Italian and Chinese articles into wrong stories).
+    the English-only MiniLM (0.20 let Italian and Chinese articles into wrong stories).
     ``undated_margin`` raises both merge bars when a story has no publication times. With times,
     the Gaussian decay already marks down two similar events weeks apart (a champion's next title
     defence, next month's patch for the same browser), so content alone need not tell them apart;

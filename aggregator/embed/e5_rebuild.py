@@ -318,16 +318,25 @@ def normaliser(folder: Path) -> Callable[[str], str]:
 
 
 class UnigramIds:
-    """The unigram tokenizer of ``e5.c``, in Python, for short texts (search queries).
+    """The unigram tokenizer of ``e5.c``, in Python.
 
-    It loads in a tenth of the time ``tokenizer.json`` takes (no trie is built), and cuts a text
-    exactly as ``e5.c`` does: a metaspace before the text and for every space, then the Viterbi
-    path of highest total piece score, an unknown character costing the lowest score less 10.
-    Quadratic in a word's length, so it is for queries, not articles.
+    It cuts a text exactly as ``e5.c`` does: a metaspace before the text and for every space,
+    then the Viterbi path of highest total piece score, an unknown character costing the lowest
+    score less 10. No piece holds a metaspace after its first character, so the best path breaks
+    at every word and each word can be cut alone, once: news repeats its words, and a cache of
+    cut words makes this about as fast as the tokenizers library here. It holds 55 MB where the
+    library's unigram model of this 250,000-piece vocabulary holds about 250 MB, and it loads in a
+    quarter of a second instead of one, which a search in a new process feels.
     """
 
+    CACHE = 200_000  # words kept cut; the cache starts over past this
+
     def __init__(self, folder: Path) -> None:
-        with (folder / "vocab.pickle").open("rb") as handle:
+        self._folder = folder  # read on first use
+        self._cut: dict[str, list[int]] = {}
+
+    def _load(self) -> None:
+        with (self._folder / "vocab.pickle").open("rb") as handle:
             pieces, scores, specials = pickle.load(handle)  # a file this module wrote
         self._ids = {piece: index for index, piece in enumerate(pieces)}
         self._scores = scores
@@ -338,7 +347,22 @@ class UnigramIds:
 
     def __call__(self, text: str) -> list[int]:
         """Ids of a normalised text, with ``<s>`` and ``</s>``."""
+        if not hasattr(self, "_ids"):
+            self._load()
         marked = ("" if text.startswith(" ") else "▁") + text.replace(" ", "▁")
+        ids = [self._bos]
+        if len(self._cut) > self.CACHE:
+            self._cut.clear()
+        for word in marked.split("▁")[1:]:
+            cut = self._cut.get(word)
+            if cut is None:
+                cut = self._cut[word] = self._viterbi("▁" + word)
+            ids.extend(cut)
+        ids.append(self._eos)
+        return ids
+
+    def _viterbi(self, marked: str) -> list[int]:
+        """The ids of one word (its metaspace first) on the path of highest total score."""
         n = len(marked)
         best = [-math.inf] * (n + 1)
         best[0] = 0.0
@@ -360,7 +384,8 @@ class UnigramIds:
         while at > 0:
             index, at = back[at]
             ids.append(index)
-        return [self._bos, *reversed(ids), self._eos]
+        ids.reverse()
+        return ids
 
 
 def e5_onnx(threads: int | None = None, max_tokens: int = MAX_TOKENS) -> OnnxEmbedder:
@@ -369,12 +394,11 @@ def e5_onnx(threads: int | None = None, max_tokens: int = MAX_TOKENS) -> OnnxEmb
     return OnnxEmbedder(
         NAME,
         graph(folder),
-        folder / "tokenizer.json",
+        UnigramIds(folder),
         dim=384,
         max_tokens=max_tokens,
         multilingual=True,
         prefixes=PREFIXES,
         prepare=normaliser(folder),
-        short_ids=UnigramIds(folder),
         threads=threads,
     )

@@ -168,26 +168,25 @@ def export_int8(source: Path, target: Path, *, fuse_heads: int = 0) -> None:
 
 
 class OnnxEmbedder:
-    """A pooled int8 encoder graph on ONNX Runtime with its ``tokenizer.json``.
+    """A pooled int8 encoder graph on ONNX Runtime and its tokenizer.
 
-    ``prepare`` rewrites each text before tokenization (a normaliser the tokenizer file cannot
-    express); ``prefixes`` go before each text of a kind (e5's ``"query: "``/``"passage: "``).
-    ``short_ids`` tokenizes a query the same way without loading ``tokenizer.json``, which takes
-    most of a second for a large vocabulary: a search in a new process then never loads it.
+    ``tokenizer`` is the model's ``tokenizer.json`` (loaded on first use) or a function that gives
+    a text's ids, special tokens included. ``prepare`` rewrites each text before tokenization (a
+    normaliser the tokenizer file cannot express); ``prefixes`` go before each text of a kind
+    (e5's ``"query: "``/``"passage: "``).
     """
 
     def __init__(
         self,
         name: str,
         graph: Path,
-        tokenizer: Path,
+        tokenizer: Path | Callable[[str], list[int]],
         *,
         dim: int,
         max_tokens: int = MAX_TOKENS,
         multilingual: bool = False,
         prefixes: dict[Kind, str] | None = None,
         prepare: Callable[[str], str] | None = None,
-        short_ids: Callable[[str], list[int]] | None = None,
         threads: int | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> None:
@@ -206,9 +205,8 @@ class OnnxEmbedder:
         self._multilingual = multilingual
         self._prefixes = prefixes or {}
         self._prepare = prepare
-        self._tokenizer_file = tokenizer
+        self._tokenizer_source = tokenizer
         self._max_tokens = max_tokens
-        self._short = short_ids
         self._session = session
         self._inputs = {i.name for i in session.get_inputs()}
         self._batch = batch_size
@@ -230,7 +228,7 @@ class OnnxEmbedder:
     def _tokenizer(self) -> Any:
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(self._tokenizer_file))
+        tokenizer = Tokenizer.from_file(str(self._tokenizer_source))
         tokenizer.enable_truncation(max_length=self._max_tokens)
         tokenizer.no_padding()
         return tokenizer
@@ -241,8 +239,9 @@ class OnnxEmbedder:
         prepared = [prefix + text for text in texts]
         if self._prepare is not None:
             prepared = [self._prepare(text) for text in prepared]
-        if kind == "query" and self._short is not None:
-            return [truncated(self._short(text), self._max_tokens) for text in prepared]
+        if callable(self._tokenizer_source):
+            ids = self._tokenizer_source
+            return [truncated(ids(text), self._max_tokens) for text in prepared]
         return [list(e.ids) for e in self._tokenizer.encode_batch(prepared)]
 
     def encode(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:

@@ -161,6 +161,10 @@ class Store:
         # second and more of start-up that the read-only commands (search, stories) never need
         import sqlite_utils
 
+        # Feed workers read through this connection while the main thread writes. The search
+        # index's triggers call Python functions, which take the GIL inside sqlite3_step, while
+        # a reader waiting for the connection's mutex holds the GIL: without one lock in Python
+        # around both, the two wait for each other forever.
         self.lock = threading.RLock()
         self.sqlite = connect(self.path)
         self.conn = self.sqlite
@@ -312,31 +316,26 @@ class Store:
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         """Which of ``urls`` (by normalised key) are already stored."""
         keys = {url_key(u): u for u in urls}
-        found: set[str] = set()
-        items = list(keys)
         with self.lock:
-            for start in range(0, len(items), 500):
-                chunk = items[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                rows = self.conn.execute(
-                    f"SELECT url_key FROM articles WHERE url_key IN ({marks})", chunk
-                )
-                found.update(keys[row[0]] for row in rows)
+            return {keys[k] for k in self._present("url_key", list(keys))}
+
+    def _present(self, column: str, items: list[str]) -> set[str]:
+        """Which ``items`` the unique ``column`` of articles holds (called under the lock)."""
+        found: set[str] = set()
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT {column} FROM articles WHERE {column} IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(row[0] for row in rows)
         return found
 
     def known_guids(self, source: str, guids: Iterable[str]) -> set[str]:
         wanted = {guid_key(source, g): g for g in guids if g}
-        found: set[str] = set()
         items = [k for k in wanted if k]
         with self.lock:
-            for start in range(0, len(items), 500):
-                chunk = items[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                rows = self.conn.execute(
-                    f"SELECT guid_key FROM articles WHERE guid_key IN ({marks})", chunk
-                )
-                found.update(wanted[row[0]] for row in rows)
-        return found
+            return {wanted[k] for k in self._present("guid_key", items)}
 
     def insert_articles(
         self,
