@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import newsdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from aggregator.store import Store
 from aggregator.text import excerpt
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
@@ -21,12 +21,13 @@ LONG = " ".join(["Xiaomi's factory in Beijing adds a second shift for the SU7 se
 def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared test news, with one article long enough to need an excerpt."""
     db = newsdb.build(tmp_path_factory.mktemp("story-page") / "news.db")
-    with sqlite3.connect(db) as conn:
+    # through the store, whose connections have the functions the search index's triggers call
+    with Store(db) as store, store.transaction() as conn:
         conn.execute(
             "UPDATE articles SET text = ? WHERE url = ?",
             (LONG, "https://voltwire.example/su7-deliveries"),
         )
-    return db
+    return Path(db)
 
 
 def run(db: Path, page: str, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
