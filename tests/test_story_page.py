@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import newsdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from aggregator.store import connect
 from aggregator.text import excerpt
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
@@ -21,11 +21,14 @@ LONG = " ".join(["Xiaomi's factory in Beijing adds a second shift for the SU7 se
 def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared test news, with one article long enough to need an excerpt."""
     db = newsdb.build(tmp_path_factory.mktemp("story-page") / "news.db")
-    with sqlite3.connect(db) as conn:
+    conn = connect(db)  # the store's connection: the search index's triggers need its functions
+    try:
         conn.execute(
             "UPDATE articles SET text = ? WHERE url = ?",
             (LONG, "https://voltwire.example/su7-deliveries"),
         )
+    finally:
+        conn.close()
     return db
 
 
