@@ -114,6 +114,9 @@ class Browser:
 
     def probe(self) -> dict[str, Any]:
         result = self.call("Runtime.evaluate", expression=PROBE, returnByValue=True)
+        if "value" not in result.get("result", {}):
+            # evaluated while the page was still being replaced: nothing to read yet
+            return {"ready": False, "exceptions": [], "text": ""}
         return dict(json.loads(result["result"]["value"]))
 
     def open(self, url: str, *, expect: str, timeout: float = 60) -> dict[str, Any]:

@@ -35,6 +35,15 @@ def script(word: str) -> str:
     return {"CJK": "Han", "HIRAGANA": "Hiragana", "KATAKANA": "Katakana"}.get(name, name.title())
 
 
+def dominant_script(text: str) -> str:
+    """The script most of the letters of ``text`` are written in."""
+    counts: dict[str, int] = defaultdict(int)
+    for letter in text:
+        if unicodedata.category(letter).startswith("L"):
+            counts[script(letter)] += 1
+    return max(counts, key=counts.__getitem__)
+
+
 def whole_word_in(keyword: str, text: str) -> bool:
     if script(keyword) in UNSPACED:
         return keyword in text
@@ -153,6 +162,8 @@ def test_keywords_are_whole_words_of_their_articles_in_every_script(demo_run: De
             if not whole_word_in(keyword, text):
                 broken.append((story_id, keyword))
     assert broken == [], f"keywords that are not whole words of their story: {broken[:20]}"
-    # every script of the corpus yields keywords (a Hindi-only story has Hindi keywords, ...)
-    assert carried <= set(seen), f"scripts without keywords: {carried - set(seen)}"
-    assert {"Latin", "Devanagari", "Han"} <= carried
+    # every script in which some story is mostly written yields keywords (a Hindi story has
+    # Hindi keywords, ...); a Korean wire inside a story told mostly in English need not
+    leading = {dominant_script(text) for _, _, text in stories_and_texts(demo_run)}
+    assert leading <= set(seen), f"scripts without keywords: {leading - set(seen)}"
+    assert {"Latin", "Devanagari", "Han"} <= leading <= carried

@@ -516,13 +516,16 @@ def test_hybrid_finds_a_story_in_every_language_from_one_matching_word(news: Pat
 def test_semantic_search_finds_a_paraphrase(news: Location) -> None:
     with Reader(news) as reader:
         hits = search(
-            reader, "Japanese carmaker earns more than ever", mode="semantic", limit=3,
+            reader,
+            "Japanese carmaker earns more than ever",
+            mode="semantic",
             model="minilm",
-        )  # fmt: skip
+            limit=3,
+        )
         assert hits[0].title in {newsdb.TOYOTA[0][3], newsdb.TOYOTA[1][3]}
         assert hits == sorted(hits, key=lambda h: -h.rank)
         german = search(
-            reader, "electric car import duties", mode="semantic", limit=5, model="minilm",
+            reader, "electric car import duties", mode="semantic", model="minilm", limit=5,
             filters=Filters(languages=("de",)),
         )  # fmt: skip
         assert [h.language for h in german] == ["de"]

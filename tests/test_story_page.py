@@ -10,7 +10,7 @@ import newsdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aggregator.store import Store
+from aggregator.store import connect
 from aggregator.text import excerpt
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
@@ -21,13 +21,15 @@ LONG = " ".join(["Xiaomi's factory in Beijing adds a second shift for the SU7 se
 def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared test news, with one article long enough to need an excerpt."""
     db = newsdb.build(tmp_path_factory.mktemp("story-page") / "news.db")
-    # through the store, whose connections have the functions the search index's triggers call
-    with Store(db) as store, store.transaction() as conn:
+    conn = connect(db)  # the store's connection: the search index's triggers need its functions
+    try:
         conn.execute(
             "UPDATE articles SET text = ? WHERE url = ?",
             (LONG, "https://voltwire.example/su7-deliveries"),
         )
-    return Path(db)
+    finally:
+        conn.close()
+    return db
 
 
 def run(db: Path, page: str, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
