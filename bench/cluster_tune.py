@@ -33,7 +33,7 @@ from aggregator.config import Settings  # noqa: E402
 from aggregator.embed import DEFAULT_MODEL, cache_dir, model_name  # noqa: E402
 from aggregator.evaluate import score  # noqa: E402
 from aggregator.pipeline import Pipeline, read_jsonl  # noqa: E402
-from aggregator.pipeline.derive import _cluster_doc  # noqa: E402
+from aggregator.pipeline.derive import cluster_doc  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from aggregator.store.read import Reader  # noqa: E402
 
@@ -67,7 +67,7 @@ def load(path: Path, model: str) -> tuple[list[ClusterDoc], dict[int, str], dict
     db = imported(path, model)
     store = Store(db)  # opening the store upgrades a database cached by an older version
     try:
-        docs = [_cluster_doc(d) for d in store.window_members(_EPOCH, model_name(model))]
+        docs = [cluster_doc(d) for d in store.window_members(_EPOCH, model_name(model))]
     finally:
         store.close()
     with Reader(db) as reader:

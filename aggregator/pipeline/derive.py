@@ -111,11 +111,11 @@ class DerivedData:
             clusterer = Clusterer(self.cluster_settings(), correction_constraints(self.store))
             since = clusterer.window_start(pending[0].published)
             members = [
-                (m.story_id, _cluster_doc(m))
+                (m.story_id, cluster_doc(m))
                 for m in self.store.window_members(since, model)
                 if m.story_id is not None
             ]
-            docs = [_cluster_doc(doc) for doc in pending]
+            docs = [cluster_doc(doc) for doc in pending]
             clusterer.calibrate([doc for _, doc in members] + docs)
             clusterer.load(members)
             for number, doc in enumerate(docs, start=1):
@@ -196,7 +196,7 @@ def _story_record(
     model: str,
     reader_language: str,
 ) -> dict[str, Any]:
-    cluster_docs = [_cluster_doc(d) for d in docs]
+    cluster_docs = [cluster_doc(d) for d in docs]
     label = label_story(cluster_docs, reader_language=reader_language)
     languages = Counter(d.language or "und" for d in docs)
     sources = Counter(d.source for d in docs)
@@ -226,7 +226,8 @@ def _story_record(
     }
 
 
-def _cluster_doc(doc: StoredDoc) -> ClusterDoc:
+def cluster_doc(doc: StoredDoc) -> ClusterDoc:
+    """A stored article as the clusterer sees it; an undated one has no publication time."""
     return ClusterDoc(
         article_id=doc.article_id,
         source=doc.source,
