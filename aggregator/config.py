@@ -44,6 +44,9 @@ class Settings:
     max_redirects: int = 5
     page_workers: int = 8
     per_host: int = 2
+    lease_seconds: float = 600.0
+    """How long a refresh worker holds the feeds it claims: a killed worker's feeds are claimed
+    again once it has passed. Longer than ``feed_deadline``, which bounds one feed's work."""
     pause_after: int = 10
     backoff_base: float = 300.0
     backoff_max: float = 86_400.0
@@ -76,6 +79,11 @@ class Settings:
             value = getattr(self, spec.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"setting {spec.name} must be positive, got {value}")
+        if self.lease_seconds <= self.feed_deadline:
+            raise ConfigError(
+                f"setting lease_seconds ({self.lease_seconds:g}) must be longer than "
+                f"feed_deadline ({self.feed_deadline:g}): a feed's lease has to outlast its work"
+            )
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -18,9 +18,10 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -111,12 +112,23 @@ def check_destination(url: str, *, allow_private: bool) -> None:
             raise PermanentFetchError(f"refused: {parts.hostname} resolves to a {reason}", url=url)
 
 
-class HostLimiter:
-    """At most ``per_host`` requests in flight to one host, each started after a little jitter."""
+class HostGate(Protocol):
+    """A limit on requests in flight per host that several processes share (refresh workers on
+    several machines writing one database); see ``Store.host_gate``."""
 
-    def __init__(self, per_host: int, jitter: float = 0.05) -> None:
+    def hold(self, host: str) -> AbstractContextManager[None]:
+        """Wait for one of the host's slots and hold it for the block."""
+        ...
+
+
+class HostLimiter:
+    """At most ``per_host`` requests in flight to one host, each started after a little jitter;
+    with a ``shared`` gate, at most that many across every process that shares it, too."""
+
+    def __init__(self, per_host: int, jitter: float = 0.05, shared: HostGate | None = None) -> None:
         self._per_host = per_host
         self._jitter = jitter
+        self._shared = shared
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(self._per_host)
@@ -127,7 +139,7 @@ class HostLimiter:
         host = (urlsplit(url).hostname or "").lower()
         with self._lock:
             semaphore = self._slots[host]
-        with semaphore:
+        with semaphore, self._shared.hold(host) if self._shared else nullcontext():
             if self._jitter:
                 time.sleep(random.uniform(0, self._jitter))
             yield
@@ -170,13 +182,15 @@ class _Inflater:
 class Fetcher:
     """One HTTP client shared by a run; thread-safe."""
 
-    def __init__(self, *, user_agent: str = USER_AGENT, per_host: int = 2) -> None:
+    def __init__(
+        self, *, user_agent: str = USER_AGENT, per_host: int = 2, gate: HostGate | None = None
+    ) -> None:
         self._client = httpx.Client(
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
             http2=False,
         )
-        self._limiter = HostLimiter(per_host)
+        self._limiter = HostLimiter(per_host, shared=gate)
 
     def close(self) -> None:
         self._client.close()

@@ -12,14 +12,17 @@ import os
 import signal
 import subprocess
 import threading
+from collections import Counter
 from pathlib import Path
 
+import dbs
+import pytest
 from faultserver import drip, gated, page, rss
 from httpserver import LocalServer, Route
 from test_crash import Env, refresh_command, wait_until_running
 
 from aggregator.errors import StorageError
-from aggregator.store.engine import Location
+from aggregator.store.engine import Location, is_postgres
 from aggregator.store.read import Reader
 
 HERE = Path(__file__).resolve().parent
@@ -102,9 +105,9 @@ def test_readers_never_see_a_locked_database(
         assert reader.counts()["articles"] == 36
 
 
-def test_second_refresh_exits_3_at_once_and_the_first_completes(
-    server: LocalServer, tmp_path: Path, db: Location
-) -> None:
+def test_second_refresh_beside_the_first(server: LocalServer, tmp_path: Path, db: Location) -> None:
+    """On SQLite a second refresh exits 3 at once; on PostgreSQL it is a second worker, which
+    leaves the feed the first still holds and finishes without waiting for it."""
     # the gated feed waits for the whole second run, which on a loaded machine takes longer than
     # the usual read timeout
     env = site(server, tmp_path, db, feeds=2, items=2, slow=0.1, read_timeout=150)
@@ -114,18 +117,73 @@ def test_second_refresh_exits_3_at_once_and_the_first_completes(
     try:
         assert wait_until_running(env, first)
         second = subprocess.run(
-            refresh_command(env), env=env.environ, capture_output=True, text=True, timeout=120
+            [*refresh_command(env), "--json"],
+            env=env.environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert first.poll() is None  # the first is still waiting on the gated feed
     finally:
         gate.set()
-    assert second.returncode == 3
-    assert "another refresh is running" in second.stderr
-    assert second.stdout == ""
+    if is_postgres(db):
+        assert second.returncode == 0, second.stderr[-2000:]
+        report = json.loads(second.stdout)
+        # the gated feed at least stays with the first worker, which holds its lease
+        assert report["feeds_skipped"] >= 1 and report["feeds_failed"] == 0
+        assert report["feeds_ok"] + report["feeds_skipped"] == 3
+    else:
+        assert second.returncode == 3
+        assert "another refresh is running" in second.stderr
+        assert second.stdout == ""
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err[-2000:]
     with Reader(env.db) as reader:
         assert reader.counts()["articles"] == 4
+    assert server.paths_requested().count("/slow.xml") == 1
+    (row,) = dbs.query(env.db, "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL")
+    assert row[0] == 0  # every lease was given back
+
+
+def test_workers_on_postgresql_share_the_feeds(
+    server: LocalServer, tmp_path: Path, db: Location
+) -> None:
+    """Three workers started together fetch every feed once between them, store every article
+    once and cluster each into exactly one story."""
+    if not is_postgres(db):
+        pytest.skip("one SQLite file has one refresh at a time (see the test above)")
+    env = site(server, tmp_path, db, feeds=12, items=2, slow=0.1)
+    for number in range(12):
+        # slow enough that no worker is done before the others start; due again in an hour
+        entries = [
+            (f"c{number}-{n}", f"/c{number}/{n}.html", f"Plant {number} shift {n}")
+            for n in range(2)
+        ]
+        body = rss(f"C{number}", server.base_url, entries, extra="<ttl>60</ttl>")
+        server.routes[f"/c{number}.xml"] = Route(handler=drip(body, 1.5 / len(body)))
+    command = [c for c in refresh_command(env) if c not in ("--force", "--quiet")] + ["--json"]
+    workers = [
+        subprocess.Popen(
+            command, env=env.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    reports = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err[-2000:]
+        reports.append(json.loads(out))
+    fetched = Counter(server.paths_requested())
+    assert all(fetched[f"/c{n}.xml"] == 1 for n in range(12)), fetched
+    assert fetched["/slow.xml"] == 1
+    assert sum(r["feeds_ok"] for r in reports) == 13
+    assert sum(r["new_articles"] for r in reports) == 24
+    assert sum(1 for r in reports if r["feeds_ok"]) >= 2  # the work was shared
+    (row,) = dbs.query(
+        env.db,
+        "SELECT count(*), count(DISTINCT url_key), count(story_id) FROM articles",
+    )
+    assert tuple(row) == (24, 24, 24)
 
 
 def test_lock_of_a_killed_refresh_is_released(

@@ -13,9 +13,10 @@ Pipeline is the single entry point (refresh, import_records); the stages it runs
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aggregator.config import Settings, bundled
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 FEED_WORKERS = 8
+# Results are stored in the order feeds were claimed; a slow feed holds back the storing of at
+# most this many that finished after it, while the threads go on fetching.
+STORE_BEHIND = 4 * FEED_WORKERS
 
 
 class Pipeline(FeedWork, DerivedData):
@@ -96,7 +100,7 @@ class Pipeline(FeedWork, DerivedData):
         report = RunReport(started=iso(started))
         run_id = self.store.start_run(started)
         self.store.sync_feeds(feeds)
-        due = []
+        due: list[Feed] = []
         for feed in feeds:
             state = self.store.feed_state(feed.name)
             if not feed.enabled or state.paused:
@@ -106,39 +110,99 @@ class Pipeline(FeedWork, DerivedData):
                 # a feed waiting out its backoff is still failing, which the health check counts
                 report.feeds_skipped += int(state.health == "ok")
                 continue
-            due.append((feed, state))
-        deadline = time.monotonic() + self.settings.run_deadline
-        with (
-            Fetcher(per_host=self.settings.per_host) as fetcher,
-            ThreadPoolExecutor(max_workers=FEED_WORKERS, thread_name_prefix="feed") as pool,
-        ):
-            futures = [
-                pool.submit(
-                    self._process_feed,
-                    fetcher,
-                    feed,
-                    Validators(state.etag, state.last_modified),
-                    state.body_hash,
-                    deadline,
-                )
-                for feed, state in due
-            ]
-            # Stored in the order of the feed list, not as fetches finish: article ids, and so
-            # story ids, come out the same on every run of the same feeds.
-            for done, future in enumerate(futures, start=1):
-                outcome = future.result()
-                self._store_outcome(outcome, report)
-                self.progress("feeds", done)
-                if report.new_articles - report.embedded >= EMBED_BATCH:
-                    report.embedded += self.embed_pending(limit=EMBED_BATCH)
-        report.embedded += self.embed_pending()
-        self.cluster_pending(report)
-        report.watch_hits = run_watches(self.store, self.embedder, now=self.now()).hits
+            due.append(feed)
+        with self.store.working(run_id):
+            try:
+                fresh = self._work_through(due, run_id, report, started=started, force=force)
+            finally:
+                self.store.release_leases(run_id)
+        report.embedded += self.embed_pending(among=fresh)
+        # Whatever a killed worker stored but did not embed is embedded here, and every new
+        # article is clustered by one worker at a time, which sees the stories of the one before.
+        with self.store.derive_lock():
+            report.embedded += self.embed_pending()
+            self.cluster_pending(report)
+            report.watch_hits = run_watches(self.store, self.embedder, now=self.now()).hits
         self.check_health(feeds, report)
         finished = self.now()
         report.finished = iso(finished)
         self.store.finish_run(run_id, finished, report.status, report.as_dict())
         return report
+
+    def _work_through(
+        self,
+        due: Sequence[Feed],
+        run: int,
+        report: RunReport,
+        *,
+        started: datetime,
+        force: bool,
+    ) -> list[int]:
+        """Claim the due feeds a few at a time, fetch them in worker threads and store each
+        result; returns the ids of the stored articles not embedded yet.
+
+        Feeds are leased (``Store.lease_feeds``), so workers on other machines sharing the
+        database take other feeds; a feed another worker has finished is no longer due, and the
+        feeds this run leaves unclaimed count as skipped. Results are stored in the order of
+        the claims, which is the order of the feed list: article ids, and so story ids, come
+        out the same on every run of the same feeds by one worker.
+        """
+        settings = self.settings
+        by_name = {feed.name: feed for feed in due}
+        waiting = list(by_name)
+        deadline = time.monotonic() + settings.run_deadline
+        fresh: list[int] = []
+        stored = 0
+        with (
+            self.store.host_gate(settings.per_host) as gate,
+            Fetcher(per_host=settings.per_host, gate=gate) as fetcher,
+            ThreadPoolExecutor(max_workers=FEED_WORKERS, thread_name_prefix="feed") as pool,
+        ):
+            running: deque[Future[FeedOutcome]] = deque()
+            while True:
+                # claim only what idle threads can start now, so that workers share the feeds
+                idle = FEED_WORKERS - sum(1 for future in running if not future.done())
+                room = min(idle, STORE_BEHIND - len(running))
+                if waiting and room > 0 and time.monotonic() < deadline:
+                    now = self.now()
+                    claimed = self.store.lease_feeds(
+                        run,
+                        waiting,
+                        now=now,
+                        until=now + timedelta(seconds=settings.lease_seconds),
+                        limit=room,
+                        started=started,
+                        force=force,
+                    )
+                    taken = set(claimed)
+                    waiting = [name for name in waiting if name not in taken]
+                    for name in claimed:
+                        state = self.store.feed_state(name)
+                        running.append(
+                            pool.submit(
+                                self._process_feed,
+                                fetcher,
+                                by_name[name],
+                                Validators(state.etag, state.last_modified),
+                                state.body_hash,
+                                deadline,
+                            )
+                        )
+                if not running:
+                    break
+                if not running[0].done():
+                    busy = [future for future in running if not future.done()]
+                    wait(busy, return_when=FIRST_COMPLETED)
+                while running and running[0].done():
+                    fresh += self._store_outcome(running.popleft().result(), report)
+                    stored += 1
+                    self.progress("feeds", stored)
+                if len(fresh) >= EMBED_BATCH:
+                    report.embedded += self.embed_pending(among=fresh)
+                    fresh = []
+        # claimed by other workers, or still leased by one that was killed
+        report.feeds_skipped += len(waiting)
+        return fresh
 
     # import ---------------------------------------------------------------------------------
 
@@ -158,8 +222,9 @@ class Pipeline(FeedWork, DerivedData):
                 batch = []
         if batch:
             report.new_articles += self._insert(batch)
-        report.embedded = self.embed_pending()
-        self.cluster_pending(report)
+        with self.store.derive_lock():
+            report.embedded = self.embed_pending()
+            self.cluster_pending(report)
         report.finished = iso(self.now())
         return count, report
 

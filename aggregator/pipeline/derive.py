@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,15 +47,16 @@ class DerivedData:
 
     # embed ----------------------------------------------------------------------------------
 
-    def embed_pending(self, limit: int | None = None) -> int:
-        """Embed title and body of every article lacking vectors for this model.
+    def embed_pending(self, limit: int | None = None, *, among: Sequence[int] | None = None) -> int:
+        """Embed title and body of every article lacking vectors for this model (of those whose
+        ids are in ``among``, when it is given).
 
         Identical inputs (syndicated copies, re-imports) reuse stored vectors by text hash.
         """
         model = self.embedder.name
         done = 0
         while limit is None or done < limit:
-            rows = self.store.missing_embeddings(model, limit=EMBED_BATCH)
+            rows = self.store.missing_embeddings(model, limit=EMBED_BATCH, among=among)
             if not rows:
                 break
             saved: list[tuple[int, str, str, bytes]] = []

@@ -210,8 +210,9 @@ class FeedWork:
     def _mentions(self, article: Article) -> list[Mention]:
         return self.kb.find(f"{article.title}\n{article.text}")
 
-    def _store_outcome(self, outcome: FeedOutcome, report: RunReport) -> None:
-        """Commit one feed's articles together with its new state, or record its failure."""
+    def _store_outcome(self, outcome: FeedOutcome, report: RunReport) -> list[int]:
+        """Commit one feed's articles together with its new state and the end of its lease, or
+        record its failure; returns the ids of the articles stored."""
         now = self.now()
         name = outcome.feed.name
         report.pages_fetched += outcome.pages_fetched
@@ -220,11 +221,11 @@ class FeedWork:
             report.feeds_failed += 1
             report.failures[name] = one_line(str(outcome.error))[:300]
             log.warning("feed=%r status=failed error=%r", name, str(outcome.error)[:300])
-            return
+            return []
         if outcome.status == "skipped":
             report.feeds_skipped += 1
             log.warning("feed=%r status=skipped reason='run deadline passed'", name)
-            return
+            return []
         state: dict[str, Any] = {
             "last_fetch": iso(now),
             "last_success": iso(now),
@@ -232,6 +233,9 @@ class FeedWork:
             "last_error": None,
             "consecutive_failures": 0,
             "next_due": iso(now + timedelta(seconds=self._interval(outcome))),
+            "lease_run": None,
+            "lease_owner": None,
+            "lease_until": None,
         }
         if outcome.validators is not None:
             state["etag"] = outcome.validators.etag
@@ -249,11 +253,12 @@ class FeedWork:
             report.feeds_unchanged += 1
         report.feeds_ok += 1
         log.info("feed=%r status=%s new=%d", name, outcome.status, len(inserted))
+        return inserted
 
     def check_health(self, feeds: Sequence[Feed], report: RunReport) -> None:
         """Count the enabled feeds that are failing or paused after the run, whether or not they
         were due in it, and note each feed whose health changed since the last report."""
-        announced: dict[str, str] = {}
+        changes: dict[str, FeedChange] = {}
         for feed in feeds:
             if not feed.enabled:
                 continue
@@ -263,13 +268,16 @@ class FeedWork:
             report.feeds_paused += health == "paused"
             if health != state.announced:
                 error = None if health == "ok" else state.last_error
-                report.changes.append(FeedChange(feed.name, state.announced, health, error))
-                announced[feed.name] = health
-                log.info("feed=%r health=%s was=%s", feed.name, health, state.announced)
+                changes[feed.name] = FeedChange(feed.name, state.announced, health, error)
         if report.feeds_failing or report.feeds_paused:
             report.status = "partial"
-        if announced:
-            self.store.announce_health(announced)
+        if changes:
+            # a worker beside this one may have announced some of these a moment ago
+            made = self.store.announce_health({n: c.after for n, c in changes.items()})
+            for name, change in changes.items():
+                if name in made:
+                    report.changes.append(change)
+                    log.info("feed=%r health=%s was=%s", name, change.after, change.before)
 
     def _interval(self, outcome: FeedOutcome) -> float:
         """Seconds until the feed is due again: what the server asked for, at most a day."""
@@ -294,6 +302,9 @@ class FeedWork:
             consecutive_failures=failures,
             next_due=iso(now + timedelta(seconds=delay)),
             paused=int(paused),
+            lease_run=None,
+            lease_owner=None,
+            lease_until=None,
         )
 
 

@@ -9,6 +9,8 @@ read while a refresh writes, and a busy timeout covers the brief checkpoints.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -28,6 +30,9 @@ from aggregator.store.fts import register_functions
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
+
+if TYPE_CHECKING:
+    from aggregator.fetch import HostGate
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -138,6 +143,26 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         raise StorageError(f"cannot open database {path}: {exc}") from exc
 
 
+# A feed a run may claim, besides holding no live lease: not fetched since the claiming run
+# started (by another worker; times are whole seconds, so a fetch in the second the run started
+# counts as before it), and due unless the run is forced; parameters from due_parameters
+DUE_FOR_RUN = """(last_fetch IS NULL OR last_fetch <= ?)
+    AND (? OR next_due IS NULL OR next_due <= ?)"""
+
+
+def due_parameters(now: datetime, started: datetime, force: bool) -> tuple[Any, ...]:
+    return (iso(started), force, iso(now))
+
+
+def worker_name() -> str:
+    """Who holds a lease, for a person reading the feeds table: this machine and process."""
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+# the columns of a feed that no run holds
+NO_LEASE = "lease_run = NULL, lease_owner = NULL, lease_until = NULL"
+
+
 class Store:
     """Writes for the refresh and imports; reads live in :mod:`aggregator.store.read`.
 
@@ -191,6 +216,8 @@ class Store:
                 f"another refresh is running on {self.path} (lock {lock.lock_file})"
             ) from exc
         try:
+            with self.transaction() as conn:  # any lease left belongs to a run that was killed
+                conn.execute(f"UPDATE feeds SET {NO_LEASE} WHERE lease_run IS NOT NULL")
             yield
         finally:
             lock.release()
@@ -286,13 +313,89 @@ class Store:
         with self.transaction() as conn:
             self.record_feed(conn, name, **values)
 
-    def announce_health(self, health: Mapping[str, str]) -> None:
-        """Remember the health just reported for each named feed (see FeedState.announced)."""
+    def announce_health(self, health: Mapping[str, str]) -> set[str]:
+        """Remember the health just reported for each named feed (see FeedState.announced).
+
+        Returns the feeds whose announcement this call made: when refresh workers report the same
+        change at once, one of them announces it and the others find it announced already."""
+        made: set[str] = set()
         with self.transaction() as conn:
+            for name, state in health.items():
+                cursor = conn.execute(
+                    "UPDATE feeds SET announced = ? WHERE name = ? AND announced <> ?",
+                    (state, name, state),
+                )
+                if cursor.rowcount:
+                    made.add(name)
+        return made
+
+    # leases: refresh workers sharing one database's feeds -----------------------------------
+
+    def lease_feeds(
+        self,
+        run: int,
+        names: Sequence[str],
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        started: datetime,
+        force: bool = False,
+    ) -> list[str]:
+        """Claim up to ``limit`` of the feeds ``names`` for the run ``run`` until ``until``:
+        those that are not paused, hold no live lease, were not fetched since the claiming run
+        ``started`` (a feed another worker has just done is not done again), and are due at
+        ``now``, or any with ``force``. Returns the claimed names in the order of ``names``.
+
+        One SQLite file has one refresh at a time (:meth:`refresh_lock`, which clears the leases
+        of killed runs), so the claim is a plain transaction here; PostgreSQL claims with
+        ``FOR UPDATE SKIP LOCKED``, and a lease is live while its run's worker is connected.
+        """
+        if not names or limit <= 0:
+            return []
+        position = {name: number for number, name in enumerate(names)}
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT name FROM feeds WHERE paused = 0 "
+                f"AND (lease_until IS NULL OR lease_until <= ?) AND {DUE_FOR_RUN}",
+                (iso(now), *due_parameters(now, started, force)),
+            ).fetchall()
+            claimed = sorted((r[0] for r in rows if r[0] in position), key=position.__getitem__)
+            claimed = claimed[:limit]
             conn.executemany(
-                "UPDATE feeds SET announced = ? WHERE name = ?",
-                [(state, name) for name, state in health.items()],
+                "UPDATE feeds SET lease_run = ?, lease_owner = ?, lease_until = ? WHERE name = ?",
+                [(run, worker_name(), iso(until), name) for name in claimed],
             )
+        return claimed
+
+    def release_leases(self, run: int) -> int:
+        """Give back every lease the run ``run`` still holds (feeds it claimed, not finished)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE feeds SET {NO_LEASE} WHERE lease_run = ?",
+                (run,),
+            )
+            return int(cursor.rowcount)
+
+    @contextmanager
+    def working(self, run: int) -> Iterator[None]:
+        """Marks this connection as the live worker of ``run`` for the block: on PostgreSQL its
+        leases are live while it lasts, and free at once when the worker dies. One SQLite file
+        has one refresh at a time, whose lock is the mark."""
+        yield
+
+    @contextmanager
+    def derive_lock(self) -> Iterator[None]:
+        """Held while a refresh embeds leftovers, clusters and runs the saved searches, so that
+        two workers never make two stories of one event nor deliver one alert twice. One SQLite
+        file has one refresh at a time already."""
+        yield
+
+    @contextmanager
+    def host_gate(self, per_host: int) -> Iterator[HostGate | None]:
+        """A limit on requests in flight per host shared by every worker on this database, for
+        the length of the block; on SQLite the refresh's own limit is the only one."""
+        yield None
 
     def reset_feeds(self, names: Sequence[str] | None = None) -> int:
         """Un-pause feeds and forget their failures; all feeds when ``names`` is None.
@@ -399,13 +502,21 @@ class Store:
 
     # embeddings -----------------------------------------------------------------------------
 
-    def missing_embeddings(self, model: str, limit: int = 256) -> list[tuple[int, str, str]]:
-        """(id, title, text) of articles that have no embedding for ``model`` yet, oldest first."""
+    def missing_embeddings(
+        self, model: str, limit: int = 256, *, among: Sequence[int] | None = None
+    ) -> list[tuple[int, str, str]]:
+        """(id, title, text) of articles that have no embedding for ``model`` yet, oldest first;
+        only those whose ids are in ``among`` when it is given."""
+        within, params = "", tuple(among or ())
+        if among is not None:
+            if not among:
+                return []
+            within = f" AND a.id IN ({', '.join('?' * len(among))})"
         rows = self.conn.execute(
             "SELECT a.id, a.title, a.text FROM articles a WHERE NOT EXISTS ("
             " SELECT 1 FROM embeddings e WHERE e.article_id = a.id AND e.model = ?"
-            " AND e.field = 'body') ORDER BY a.id LIMIT ?",
-            (model, limit),
+            f" AND e.field = 'body'){within} ORDER BY a.id LIMIT ?",
+            (model, *params, limit),
         ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 

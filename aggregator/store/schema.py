@@ -258,6 +258,15 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER articles_fts_cjk_update;
     DROP TABLE articles_fts_cjk;
     """,
+    # 9: feed leases, so that refresh workers on several machines share one database's feeds:
+    # a run claims due feeds by writing its id, its worker's name and an expiry; a lease that
+    # has expired, or whose worker is gone, is free to claim again
+    """
+    ALTER TABLE feeds ADD COLUMN lease_run BIGINT;
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    CREATE INDEX feeds_due ON feeds(next_due);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,9 +4,10 @@
 return for a ``postgresql://`` URL. They inherit every query written once for both engines and
 replace what PostgreSQL does differently: connecting and migrating (``schema_version`` instead
 of ``PRAGMA user_version``, under an advisory lock so that workers starting together migrate
-once), transactions, the refresh lock, embeddings (also written as pgvector values), full-text
-and vector search (:mod:`aggregator.store.postgres.search`) and the story ranking's date
-arithmetic.
+once), transactions, feed leases and the locks refresh workers share
+(:mod:`aggregator.store.postgres.leases`), embeddings (also written as pgvector values),
+full-text and vector search (:mod:`aggregator.store.postgres.search`) and the story ranking's
+date arithmetic.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aggregator.errors import LockedError, StorageError
+from aggregator.errors import StorageError
 from aggregator.models import Feed
 from aggregator.store import Store, from_blob
 from aggregator.store.engine import Connection, Location, describe
 from aggregator.store.fts import AliasLookup
 from aggregator.store.postgres.connection import PgConnection
+from aggregator.store.postgres.leases import PgHostGate, claim_feeds, mark_live
 from aggregator.store.postgres.schema import migrations
 from aggregator.store.postgres.search import KeywordSearch, PgVectorIndex, vector_literal
 from aggregator.store.read import Reader, check_version
@@ -32,9 +35,12 @@ from aggregator.store.schema import SCHEMA_VERSION
 from aggregator.store.stories import HALF_LIFE_HOURS
 from aggregator.store.vectors import VectorIndex
 
+if TYPE_CHECKING:
+    from aggregator.fetch import HostGate
+
 # advisory lock keys (any bigint the application reserves)
 MIGRATE_LOCK = 0x61677201
-REFRESH_LOCK = 0x61677202
+DERIVE_LOCK = 0x61677202
 
 # The ranking of aggregator.store.stories.SCORE_SQL in PostgreSQL's date arithmetic; the first
 # parameter is "now". tests/test_search.py holds it equal to story_score on both engines.
@@ -80,14 +86,58 @@ class PostgresStore(Store):
 
     @contextmanager
     def refresh_lock(self) -> Iterator[None]:
-        """A session advisory lock: one refresh at a time on this database."""
-        row = self.conn.execute("SELECT pg_try_advisory_lock(?)", (REFRESH_LOCK,)).fetchone()
-        if not row[0]:
-            raise LockedError(f"another refresh is running on {self.where}")
+        """Nothing to hold: refreshes on one PostgreSQL database are workers that share its
+        feeds by leases (:meth:`lease_feeds`) and take turns only to derive
+        (:meth:`derive_lock`)."""
+        yield
+
+    def lease_feeds(
+        self,
+        run: int,
+        names: Sequence[str],
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        started: datetime,
+        force: bool = False,
+    ) -> list[str]:
+        if not names or limit <= 0:
+            return []
+        with self.transaction() as conn:
+            return claim_feeds(
+                conn,
+                run,
+                names,
+                now=now,
+                until=until,
+                limit=limit,
+                started=started,
+                force=force,
+            )
+
+    @contextmanager
+    def working(self, run: int) -> Iterator[None]:
+        with mark_live(self.conn, run):
+            yield
+
+    @contextmanager
+    def derive_lock(self) -> Iterator[None]:
+        """A session advisory lock, waited for: one worker at a time embeds leftovers, clusters
+        and runs the saved searches, each seeing what the one before it committed."""
+        self.conn.execute("SELECT pg_advisory_lock(?)", (DERIVE_LOCK,))
         try:
             yield
         finally:
-            self.conn.execute("SELECT pg_advisory_unlock(?)", (REFRESH_LOCK,))
+            self.conn.execute("SELECT pg_advisory_unlock(?)", (DERIVE_LOCK,))
+
+    @contextmanager
+    def host_gate(self, per_host: int) -> Iterator[HostGate | None]:
+        gate = PgHostGate(self.url, per_host)
+        try:
+            yield gate
+        finally:
+            gate.close()
 
     def migrate(self) -> None:
         with self.transaction() as conn:

@@ -339,4 +339,11 @@ def migrations(available_configs: set[str]) -> list[str]:
         # already holds both (the words as written, and their stems under the article's
         # language), so queries carry the stems (see aggregator.store.postgres.search)
         "SELECT 1;",
+        # 9: feed leases, claimed with FOR UPDATE SKIP LOCKED by workers on several machines
+        """
+        ALTER TABLE feeds ADD COLUMN lease_run BIGINT;
+        ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+        ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+        CREATE INDEX feeds_due ON feeds(next_due);
+        """,
     ]
