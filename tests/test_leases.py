@@ -130,3 +130,23 @@ def test_host_slots_hold_across_workers_and_go_with_a_dead_one(db: Location) -> 
             started = time.monotonic()
             with second.hold("news.example"):
                 assert time.monotonic() - started < 5
+
+
+def test_one_clustering_at_a_time_and_its_holder_may_take_it_again(db: Location) -> None:
+    """Refresh workers and readers' corrections take turns to change stories."""
+    with Store(db) as one, Store(db) as two:
+        entered = threading.Event()
+        with one.derive_lock():
+
+            def other_worker() -> None:
+                with two.derive_lock():
+                    entered.set()
+
+            waiter = threading.Thread(target=other_worker)
+            waiter.start()
+            assert not entered.wait(0.5)
+            with one.derive_lock():  # a correction inside the holder's own import, say
+                pass
+            assert not entered.is_set()
+        waiter.join(10)
+        assert entered.is_set()

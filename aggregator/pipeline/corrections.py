@@ -73,7 +73,7 @@ class Corrections:
 
     def move(self, article_id: int, to_story: int, *, by: str | None = None) -> CorrectionRow:
         """Put one article in another story."""
-        with self.store.transaction() as conn:
+        with self.store.derive_lock(), self.store.transaction() as conn:
             current = self._story_of(conn, article_id)
             target = self._story(conn, to_story)
             if target == current:
@@ -104,7 +104,7 @@ class Corrections:
         """Take some articles out of a story into a new story; ``target_id`` is its id."""
         if not article_ids:
             raise CorrectionError("name at least one article to split off")
-        with self.store.transaction() as conn:
+        with self.store.derive_lock(), self.store.transaction() as conn:
             story = self._story(conn, story_id)
             members = table.story_articles(conn, story)
             moved = list(dict.fromkeys(article_ids))
@@ -149,7 +149,7 @@ class Corrections:
 
     def merge(self, story_id: int, into: int, *, by: str | None = None) -> CorrectionRow:
         """Merge one story into another; its id then leads to the other."""
-        with self.store.transaction() as conn:
+        with self.store.derive_lock(), self.store.transaction() as conn:
             absorbed = self._story(conn, story_id)
             target = self._story(conn, into)
             if absorbed == target:
@@ -181,7 +181,7 @@ class Corrections:
 
     def undo(self, *, by: str | None = None) -> CorrectionRow:
         """Revert the last correction still in force; it stays in the history, marked undone."""
-        with self.store.transaction() as conn:
+        with self.store.derive_lock(), self.store.transaction() as conn:
             last = table.last_in_force(conn)
             if last is None:
                 raise CorrectionError("there is no correction to undo")
@@ -222,7 +222,7 @@ class Corrections:
         for record in sorted(records, key=lambda r: str(r["made"])):
             made = parse_iso(str(record["made"])) or self.now()
             by = record.get("by")
-            with self.store.transaction() as conn:
+            with self.store.derive_lock(), self.store.transaction() as conn:
                 if table.already_recorded(conn, str(record["kind"]), made, by):
                     known += 1
                     continue

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from aggregator.fetch import HostGate
 
 BUSY_TIMEOUT_MS = 15_000
+# how long a correction or a refresh waits for another one's clustering
+DERIVE_WAIT_SECONDS = 300
 
 Transaction = Connection
 """What ``Store.transaction()`` yields and the write methods take: the engine's connection
@@ -191,6 +193,7 @@ class Store:
         # a reader waiting for the connection's mutex holds the GIL: without one lock in Python
         # around both, the two wait for each other forever.
         self.lock = threading.RLock()
+        self._derive = FileLock(str(self.path.with_name(self.path.name + ".derive.lock")))
         self.sqlite = connect(self.path)
         self.conn = self.sqlite
         self.db = sqlite_utils.Database(self.sqlite)
@@ -386,10 +389,22 @@ class Store:
 
     @contextmanager
     def derive_lock(self) -> Iterator[None]:
-        """Held while a refresh embeds leftovers, clusters and runs the saved searches, so that
-        two workers never make two stories of one event nor deliver one alert twice. One SQLite
-        file has one refresh at a time already."""
-        yield
+        """Held while a refresh embeds leftovers, clusters and runs the saved searches, and
+        while a reader's correction is written: two workers never make two stories of one event
+        nor deliver one alert twice, and a correction made during clustering is not overwritten
+        by it (the clusterer reads the corrections once it holds the lock). Taken again by its
+        holder, it is held already."""
+        try:
+            self._derive.acquire(timeout=DERIVE_WAIT_SECONDS)
+        except Timeout as exc:
+            raise LockedError(
+                f"clustering on {self.path} has held {self._derive.lock_file} for "
+                f"{DERIVE_WAIT_SECONDS} s; try again"
+            ) from exc
+        try:
+            yield
+        finally:
+            self._derive.release()
 
     @contextmanager
     def host_gate(self, per_host: int) -> Iterator[HostGate | None]:
