@@ -127,6 +127,8 @@ class Site(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.gets: Counter[str] = Counter()
         self.alerts: Counter[int] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.most_in_flight = 0  # requests at once to one host, the most seen
         super().__init__(("0.0.0.0", 0), Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -134,10 +136,14 @@ class Site(ThreadingHTTPServer):
     def port(self) -> int:
         return int(self.server_address[1])
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a killed worker drops its connections mid-request, which is the point."""
+
     def reset(self) -> None:
         with self.lock:
             self.gets.clear()
             self.alerts.clear()
+            self.most_in_flight = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -148,7 +154,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        time.sleep(self.server.latency)
+        site, host = self.server, self.headers.get("Host", "")
+        with site.lock:
+            site.in_flight[host] += 1
+            site.most_in_flight = max(site.most_in_flight, site.in_flight[host])
+        try:
+            time.sleep(site.latency)
+            self._answer()
+        finally:
+            with site.lock:
+                site.in_flight[host] -= 1
+
+    def _answer(self) -> None:
         path = self.path
         with self.server.lock:
             self.server.gets[path] += 1
@@ -273,6 +290,7 @@ def check(setup: Setup, feeds: int, *, once: bool) -> dict[str, Any]:
         "alerts posted": sum(alerts.values()),
         "alerts expected": watched,
         "alerts posted twice": sum(1 for count in alerts.values() if count > 1),
+        "most requests at once to one host": setup.site.most_in_flight,
     }
     if once:
         result["feeds fetched more than once"] = sum(1 for count in feed_gets if count > 1)
