@@ -164,18 +164,7 @@ class Pipeline(FeedWork, DerivedData):
                 idle = FEED_WORKERS - sum(1 for future in running if not future.done())
                 room = min(idle, STORE_BEHIND - len(running))
                 if waiting and room > 0 and time.monotonic() < deadline:
-                    now = self.now()
-                    claimed = self.store.lease_feeds(
-                        run,
-                        waiting,
-                        now=now,
-                        until=now + timedelta(seconds=settings.lease_seconds),
-                        limit=room,
-                        started=started,
-                        force=force,
-                    )
-                    taken = set(claimed)
-                    waiting = [name for name in waiting if name not in taken]
+                    claimed = self._claim(run, waiting, room, started=started, force=force)
                     for name in claimed:
                         state = self.store.feed_state(name)
                         running.append(
@@ -203,6 +192,33 @@ class Pipeline(FeedWork, DerivedData):
         # claimed by other workers, or still leased by one that was killed
         report.feeds_skipped += len(waiting)
         return fresh
+
+    def _claim(
+        self, run: int, waiting: list[str], room: int, *, started: datetime, force: bool
+    ) -> list[str]:
+        """Lease up to ``room`` feeds, the first claimable ones of ``waiting``, and take them out
+        of it. ``waiting`` is offered ``room`` names at a time: what a claim does not take is
+        leased or done by another worker, and goes to the back of the line, so that a claim
+        never carries the whole feed list and the list's order holds for one worker alone."""
+        looked = 0
+        while looked < len(waiting):
+            offered = waiting[:room]
+            now = self.now()
+            claimed = self.store.lease_feeds(
+                run,
+                offered,
+                now=now,
+                until=now + timedelta(seconds=self.settings.lease_seconds),
+                limit=room,
+                started=started,
+                force=force,
+            )
+            taken = set(claimed)
+            waiting[:] = waiting[len(offered) :] + [n for n in offered if n not in taken]
+            looked += len(offered)
+            if claimed:
+                return claimed
+        return []
 
     # import ---------------------------------------------------------------------------------
 

@@ -359,9 +359,9 @@ class Store:
         position = {name: number for number, name in enumerate(names)}
         with self.transaction() as conn:
             rows = conn.execute(
-                "SELECT name FROM feeds WHERE paused = 0 "
-                f"AND (lease_until IS NULL OR lease_until <= ?) AND {DUE_FOR_RUN}",
-                (iso(now), *due_parameters(now, started, force)),
+                f"SELECT name FROM feeds WHERE name IN ({', '.join('?' * len(names))}) "
+                f"AND paused = 0 AND (lease_until IS NULL OR lease_until <= ?) AND {DUE_FOR_RUN}",
+                (*names, iso(now), *due_parameters(now, started, force)),
             ).fetchall()
             claimed = sorted((r[0] for r in rows if r[0] in position), key=position.__getitem__)
             claimed = claimed[:limit]
