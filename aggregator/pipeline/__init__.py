@@ -49,6 +49,8 @@ FEED_WORKERS = 8
 # Results are stored in the order feeds were claimed; a slow feed holds back the storing of at
 # most this many that finished after it, while the threads go on fetching.
 STORE_BEHIND = 4 * FEED_WORKERS
+# names offered to a claim for each feed it may take: enough to skip those other workers hold
+CLAIM_OFFER = 4
 
 
 class Pipeline(FeedWork, DerivedData):
@@ -197,12 +199,12 @@ class Pipeline(FeedWork, DerivedData):
         self, run: int, waiting: list[str], room: int, *, started: datetime, force: bool
     ) -> list[str]:
         """Lease up to ``room`` feeds, the first claimable ones of ``waiting``, and take them out
-        of it. ``waiting`` is offered ``room`` names at a time: what a claim does not take is
-        leased or done by another worker, and goes to the back of the line, so that a claim
-        never carries the whole feed list and the list's order holds for one worker alone."""
+        of it. A claim is offered a few names at a time, never the whole feed list; the names
+        before the last one it took that it did not take are leased or done by another worker
+        and go to the back of the line, so that the list's order holds for one worker alone."""
         looked = 0
         while looked < len(waiting):
-            offered = waiting[:room]
+            offered = waiting[: CLAIM_OFFER * room]
             now = self.now()
             claimed = self.store.lease_feeds(
                 run,
@@ -214,8 +216,11 @@ class Pipeline(FeedWork, DerivedData):
                 force=force,
             )
             taken = set(claimed)
-            waiting[:] = waiting[len(offered) :] + [n for n in offered if n not in taken]
-            looked += len(offered)
+            # with a full claim, the names after the last one taken were merely not reached
+            reached = offered.index(claimed[-1]) + 1 if len(claimed) == room else len(offered)
+            passed = [name for name in offered[:reached] if name not in taken]
+            waiting[:] = offered[reached:] + waiting[len(offered) :] + passed
+            looked += reached
             if claimed:
                 return claimed
         return []
