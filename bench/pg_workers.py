@@ -271,6 +271,9 @@ def check(setup: Setup, feeds: int, *, once: bool) -> dict[str, Any]:
         "count(DISTINCT story_id) FROM articles",
     )[0]
     (unfetched,) = query(setup.url, "SELECT count(*) FROM feeds WHERE last_fetch IS NULL")[0]
+    failing = query(
+        setup.url, "SELECT name, last_error FROM feeds WHERE last_error IS NOT NULL LIMIT 3"
+    )
     (stale,) = query(
         setup.url,
         "SELECT count(*) FROM stories s WHERE n_articles <> "
@@ -287,6 +290,7 @@ def check(setup: Setup, feeds: int, *, once: bool) -> dict[str, Any]:
         "stories whose count disagrees": stale,
         "stories": stories,
         "feeds never fetched": unfetched,
+        "feeds failing (first 3)": [f"{name}: {error}" for name, error in failing],
         "alerts posted": sum(alerts.values()),
         "alerts expected": watched,
         "alerts posted twice": sum(1 for count in alerts.values() if count > 1),

@@ -202,6 +202,12 @@ class Pipeline(FeedWork, DerivedData):
         of it. A claim is offered a few names at a time, never the whole feed list; the names
         before the last one it took that it did not take are leased or done by another worker
         and go to the back of the line, so that the list's order holds for one worker alone."""
+        # the feeds of a worker that was killed go first, whatever their place in the list
+        orphans = set(self.store.orphaned_leases(self.now())) & set(waiting)
+        if orphans:
+            waiting[:] = [n for n in waiting if n in orphans] + [
+                n for n in waiting if n not in orphans
+            ]
         looked = 0
         while looked < len(waiting):
             offered = waiting[: CLAIM_OFFER * room]

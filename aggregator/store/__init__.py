@@ -371,6 +371,14 @@ class Store:
             )
         return claimed
 
+    def orphaned_leases(self, now: datetime) -> list[str]:
+        """Feeds still leased to a run that is gone (killed) or has held them too long."""
+        rows = self.conn.execute(
+            "SELECT name FROM feeds WHERE lease_run IS NOT NULL AND lease_until <= ?",
+            (iso(now),),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def release_leases(self, run: int) -> int:
         """Give back every lease the run ``run`` still holds (feeds it claimed, not finished)."""
         with self.transaction() as conn:

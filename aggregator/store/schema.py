@@ -266,6 +266,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
     ALTER TABLE feeds ADD COLUMN lease_until TEXT;
     CREATE INDEX feeds_due ON feeds(next_due);
+    CREATE INDEX feeds_leased ON feeds(lease_run) WHERE lease_run IS NOT NULL;
     """,
 ]
 

@@ -26,7 +26,7 @@ from aggregator.store import Store, from_blob
 from aggregator.store.engine import Connection, Location, describe
 from aggregator.store.fts import AliasLookup
 from aggregator.store.postgres.connection import PgConnection
-from aggregator.store.postgres.leases import PgHostGate, claim_feeds, mark_live
+from aggregator.store.postgres.leases import PgHostGate, claim_feeds, mark_live, orphaned
 from aggregator.store.postgres.schema import migrations
 from aggregator.store.postgres.search import KeywordSearch, PgVectorIndex, vector_literal
 from aggregator.store.read import Reader, check_version
@@ -115,6 +115,9 @@ class PostgresStore(Store):
                 started=started,
                 force=force,
             )
+
+    def orphaned_leases(self, now: datetime) -> list[str]:
+        return orphaned(self.conn, now)
 
     @contextmanager
     def working(self, run: int) -> Iterator[None]:

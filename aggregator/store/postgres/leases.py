@@ -26,13 +26,17 @@ from aggregator.store.postgres.connection import PgConnection
 HOST_SLOTS = 0x61677203
 LIVE_RUNS = 0x61677204
 
+
+_LIVE = f"""
+    SELECT objid::bigint AS run FROM pg_locks
+    WHERE locktype = 'advisory' AND classid = {LIVE_RUNS} AND objsubid = 2 AND granted
+"""
+
+
 _CLAIM = f"""
     WITH wanted AS (
         SELECT name, position FROM unnest(?::text[]) WITH ORDINALITY AS w(name, position)
-    ), live AS (
-        SELECT objid::bigint AS run FROM pg_locks
-        WHERE locktype = 'advisory' AND classid = {LIVE_RUNS} AND objsubid = 2 AND granted
-    ), picked AS (
+    ), live AS ({_LIVE}), picked AS (
         SELECT f.name, wanted.position FROM feeds f JOIN wanted ON wanted.name = f.name
         WHERE f.paused = 0
             AND (f.lease_run IS NULL OR f.lease_until <= ?
@@ -45,6 +49,16 @@ _CLAIM = f"""
     FROM picked WHERE feeds.name = picked.name
     RETURNING feeds.name, picked.position
 """
+
+
+def orphaned(conn: Connection, now: datetime) -> list[str]:
+    """Feeds leased to a run whose worker is gone, or whose lease has run out."""
+    rows = conn.execute(
+        f"WITH live AS ({_LIVE}) SELECT name FROM feeds f WHERE f.lease_run IS NOT NULL "
+        "AND (f.lease_until <= ? OR NOT EXISTS (SELECT 1 FROM live WHERE live.run = f.lease_run))",
+        (iso(now),),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def claim_feeds(
