@@ -124,6 +124,9 @@ def test_second_refresh_beside_the_first(server: LocalServer, tmp_path: Path, db
             timeout=120,
         )
         assert first.poll() is None  # the first is still waiting on the gated feed
+        if is_postgres(db):  # the second did not take the first for a killed run
+            with Reader(env.db) as reader:
+                assert reader.refresh_running()
     finally:
         gate.set()
     if is_postgres(db):
@@ -143,6 +146,8 @@ def test_second_refresh_beside_the_first(server: LocalServer, tmp_path: Path, db
     assert server.paths_requested().count("/slow.xml") == 1
     (row,) = dbs.query(env.db, "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL")
     assert row[0] == 0  # every lease was given back
+    statuses = [r[0] for r in dbs.query(env.db, "SELECT status FROM runs ORDER BY id")]
+    assert statuses == (["ok", "ok"] if is_postgres(db) else ["ok"])
 
 
 def test_workers_on_postgresql_share_the_feeds(

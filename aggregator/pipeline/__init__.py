@@ -101,34 +101,36 @@ class Pipeline(FeedWork, DerivedData):
         started = self.now()
         report = RunReport(started=iso(started))
         run_id = self.store.start_run(started)
-        self.store.sync_feeds(feeds)
-        due: list[Feed] = []
-        for feed in feeds:
-            state = self.store.feed_state(feed.name)
-            if not feed.enabled or state.paused:
-                report.feeds_skipped += int(not feed.enabled)  # paused feeds count as paused
-                continue
-            if not force and state.next_due and state.next_due > started:
-                # a feed waiting out its backoff is still failing, which the health check counts
-                report.feeds_skipped += int(state.health == "ok")
-                continue
-            due.append(feed)
         with self.store.working(run_id):
+            self.store.sync_feeds(feeds)
+            due: list[Feed] = []
+            for feed in feeds:
+                state = self.store.feed_state(feed.name)
+                if not feed.enabled or state.paused:
+                    report.feeds_skipped += int(not feed.enabled)  # paused feeds count as paused
+                    continue
+                if not force and state.next_due and state.next_due > started:
+                    # a feed waiting out its backoff is still failing, which the health check
+                    # counts
+                    report.feeds_skipped += int(state.health == "ok")
+                    continue
+                due.append(feed)
             try:
                 fresh = self._work_through(due, run_id, report, started=started, force=force)
             finally:
                 self.store.release_leases(run_id)
-        report.embedded += self.embed_pending(among=fresh)
-        # Whatever a killed worker stored but did not embed is embedded here, and every new
-        # article is clustered by one worker at a time, which sees the stories of the one before.
-        with self.store.derive_lock():
-            report.embedded += self.embed_pending()
-            self.cluster_pending(report)
-            report.watch_hits = run_watches(self.store, self.embedder, now=self.now()).hits
-        self.check_health(feeds, report)
-        finished = self.now()
-        report.finished = iso(finished)
-        self.store.finish_run(run_id, finished, report.status, report.as_dict())
+            report.embedded += self.embed_pending(among=fresh)
+            # Whatever a killed worker stored but did not embed is embedded here, and every new
+            # article is clustered by one worker at a time, which sees the stories of the one
+            # before.
+            with self.store.derive_lock():
+                report.embedded += self.embed_pending()
+                self.cluster_pending(report)
+                report.watch_hits = run_watches(self.store, self.embedder, now=self.now()).hits
+            self.check_health(feeds, report)
+            finished = self.now()
+            report.finished = iso(finished)
+            self.store.finish_run(run_id, finished, report.status, report.as_dict())
         return report
 
     def _work_through(

@@ -173,6 +173,9 @@ class Store:
     """
 
     conn: Connection
+    # which unfinished runs are gone, besides being unfinished (all of them on SQLite, where one
+    # refresh runs at a time and the caller is it)
+    _gone = ""
 
     def __new__(cls, location: Location) -> Store:
         if cls is Store and is_postgres(location):
@@ -718,13 +721,13 @@ class Store:
     # runs -----------------------------------------------------------------------------------
 
     def start_run(self, started: datetime) -> int:
-        """Record a run as started. Called under the refresh lock, so a run still marked running
-        was killed before it finished: it is marked interrupted, or readers would think a refresh
-        is in progress for hours after a crash."""
+        """Record a run as started. A run still marked running whose worker is gone (on SQLite,
+        under the refresh lock, any) was killed before it finished: it is marked interrupted, or
+        readers would think a refresh is in progress for hours after a crash."""
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = 'interrupted' "
-                "WHERE status = 'running' AND finished IS NULL"
+                f"WHERE status = 'running' AND finished IS NULL{self._gone}"
             )
             cursor = conn.execute(
                 "INSERT INTO runs (started, status) VALUES (?, 'running') RETURNING id",

@@ -26,7 +26,14 @@ from aggregator.store import Store, from_blob
 from aggregator.store.engine import Connection, Location, describe
 from aggregator.store.fts import AliasLookup
 from aggregator.store.postgres.connection import PgConnection
-from aggregator.store.postgres.leases import PgHostGate, claim_feeds, mark_live, orphaned
+from aggregator.store.postgres.leases import (
+    LIVE,
+    LIVE_RUNS,
+    PgHostGate,
+    claim_feeds,
+    mark_live,
+    orphaned,
+)
 from aggregator.store.postgres.schema import migrations
 from aggregator.store.postgres.search import KeywordSearch, PgVectorIndex, vector_literal
 from aggregator.store.read import Reader, check_version
@@ -66,6 +73,8 @@ def schema_version(conn: Connection) -> int:
 
 class PostgresStore(Store):
     """Writes on PostgreSQL; the queries themselves are :class:`Store`'s."""
+
+    _gone = f" AND id NOT IN ({LIVE})"
 
     def __init__(self, location: Location) -> None:
         self.url = str(location)
@@ -115,6 +124,21 @@ class PostgresStore(Store):
                 started=started,
                 force=force,
             )
+
+    def start_run(self, started: datetime) -> int:
+        """Record a run, and hold its live lock (see :func:`mark_live`) from before the record
+        is visible to other workers, so that none of them takes it for a killed run; the lock
+        is let go by :meth:`finish_run`, or with the connection."""
+        with self.transaction() as conn:
+            run = Store.start_run(self, started)
+            conn.execute("SELECT pg_advisory_lock(?, ?)", (LIVE_RUNS, run))
+        return run
+
+    def finish_run(
+        self, run_id: int, finished: datetime, status: str, report: dict[str, Any]
+    ) -> None:
+        Store.finish_run(self, run_id, finished, status, report)
+        self.conn.execute("SELECT pg_advisory_unlock(?, ?)", (LIVE_RUNS, run_id))
 
     def orphaned_leases(self, now: datetime) -> list[str]:
         return orphaned(self.conn, now)

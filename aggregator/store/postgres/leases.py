@@ -27,7 +27,8 @@ HOST_SLOTS = 0x61677203
 LIVE_RUNS = 0x61677204
 
 
-_LIVE = f"""
+# the runs whose worker is connected (see mark_live)
+LIVE = f"""
     SELECT objid::bigint AS run FROM pg_locks
     WHERE locktype = 'advisory' AND classid = {LIVE_RUNS} AND objsubid = 2 AND granted
 """
@@ -36,7 +37,7 @@ _LIVE = f"""
 _CLAIM = f"""
     WITH wanted AS (
         SELECT name, position FROM unnest(?::text[]) WITH ORDINALITY AS w(name, position)
-    ), live AS ({_LIVE}), picked AS (
+    ), live AS ({LIVE}), picked AS (
         SELECT f.name, wanted.position FROM feeds f JOIN wanted ON wanted.name = f.name
         WHERE f.paused = 0
             AND (f.lease_run IS NULL OR f.lease_until <= ?
@@ -54,7 +55,7 @@ _CLAIM = f"""
 def orphaned(conn: Connection, now: datetime) -> list[str]:
     """Feeds leased to a run whose worker is gone, or whose lease has run out."""
     rows = conn.execute(
-        f"WITH live AS ({_LIVE}) SELECT name FROM feeds f WHERE f.lease_run IS NOT NULL "
+        f"WITH live AS ({LIVE}) SELECT name FROM feeds f WHERE f.lease_run IS NOT NULL "
         "AND (f.lease_until <= ? OR NOT EXISTS (SELECT 1 FROM live WHERE live.run = f.lease_run))",
         (iso(now),),
     ).fetchall()
