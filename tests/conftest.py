@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -14,6 +16,13 @@ from dbs import BACKENDS, PostgresServer
 from httpserver import LocalServer
 
 from aggregator.store.engine import Location
+
+
+class MakeDb(Protocol):
+    """The ``make_db`` fixture: a fresh database, or a copy of one (``like``)."""
+
+    def __call__(self, name: str = "test", like: Location | None = None) -> Location: ...
+
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -63,20 +72,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_db(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[[str], Location]]:
+def make_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MakeDb]:
     """Makes fresh databases of the test's engine: a SQLite path, or a new PostgreSQL database
-    (migrated, dropped after the test)."""
+    (migrated, dropped after the test); ``like`` makes a copy of another one of the test's."""
     created: list[str] = []
     server: PostgresServer | None = None
     if backend == "postgresql":
         server = request.getfixturevalue("postgres")
 
-    def make(name: str = "test") -> Location:
+    def make(name: str = "test", like: Location | None = None) -> Location:
         if server is None:
-            return tmp_path / f"{name}.db"
-        url = server.new_database()
+            path = tmp_path / f"{name}.db"
+            if like is not None:
+                shutil.copy(like, path)
+            return path
+        url = server.new_database(like=None if like is None else str(like))
         created.append(url)
         return url
 
@@ -87,7 +97,7 @@ def make_db(
 
 
 @pytest.fixture
-def db(make_db: Callable[[str], Location]) -> Location:
+def db(make_db: MakeDb) -> Location:
     """A fresh database location on the test's engine."""
     return make_db("test")
 

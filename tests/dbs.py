@@ -50,11 +50,12 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql)
 
-    def new_database(self, *, migrated: bool = True) -> str:
-        """A new database: the migrated template's copy, or an empty one."""
+    def new_database(self, *, migrated: bool = True, like: str | None = None) -> str:
+        """A new database: the migrated template's copy, or an empty one, or a copy of the
+        database at the URL ``like`` (no one may be connected to it)."""
         name = f"test_{next(self._numbers)}"
-        template = f" TEMPLATE {TEMPLATE}" if migrated else ""
-        self._admin(f"CREATE DATABASE {name}{template}")
+        source = urlsplit(like).path.lstrip("/") if like else TEMPLATE if migrated else None
+        self._admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {source}" if source else ""))
         return with_database(self.url, name)
 
     def drop(self, url: str) -> None:
