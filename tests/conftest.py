@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -100,6 +101,23 @@ def make_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
 def db(make_db: MakeDb) -> Location:
     """A fresh database location on the test's engine."""
     return make_db("test")
+
+
+@contextmanager
+def shared_db(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory
+) -> Iterator[Location]:
+    """A fresh database on the engine ``request.param`` names, for a fixture parametrised over
+    :data:`BACKENDS` that builds one database for many tests (module or session scope)."""
+    if request.param == "sqlite":
+        yield factory.mktemp(request.fixturename) / f"{request.fixturename}.db"
+        return
+    server = request.getfixturevalue("postgres")
+    url = server.new_database()
+    try:
+        yield url
+    finally:
+        server.drop(url)
 
 
 @dataclass(frozen=True)

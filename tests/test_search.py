@@ -15,6 +15,7 @@ import dbs
 import newsdb
 import numpy as np
 import pytest
+from conftest import shared_db
 from dbs import BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,13 +53,8 @@ def news(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Location]:
     """The small news database, once per module on each engine."""
-    if request.param == "sqlite":
-        yield newsdb.build(tmp_path_factory.mktemp("search") / "news.db")
-        return
-    server = request.getfixturevalue("postgres")
-    url = server.new_database()
-    yield newsdb.build(url)
-    server.drop(url)
+    with shared_db(request, tmp_path_factory) as db:
+        yield newsdb.build(db)
 
 
 def titles(rows: list[ArticleRow]) -> list[str]:
