@@ -59,6 +59,25 @@ def test_a_bad_statement_is_a_storage_error_that_names_the_database(db: Location
         assert store.start_run(datetime.now(UTC)) == 1
 
 
+def test_a_readers_data_version_changes_with_each_commit_elsewhere_and_only_then(
+    db: Location,
+) -> None:
+    Store(db).close()
+    with Reader(db) as reader:
+        before = reader.data_version()
+        assert reader.counts()["articles"] == 0
+        assert reader.data_version() == before  # reading changes nothing
+        script = (
+            "import sys; from datetime import datetime, UTC; from aggregator.store import Store; "
+            "Store(sys.argv[1]).start_run(datetime.now(UTC))"
+        )
+        subprocess.run([sys.executable, "-c", script, str(db)], check=True, cwd=REPO)
+        after = reader.data_version()
+        assert after != before  # another process committed
+        assert reader.data_version() == after
+        assert reader.refresh_running()
+
+
 def test_both_engines_reach_the_same_schema_version(db: Location) -> None:
     Store(db).close()
     if is_postgres(db):
