@@ -98,6 +98,14 @@ def rows_by(db: Location, sql: str, key: str) -> dict[Any, Any]:
         conn.close()
 
 
+def dicts(db: Location, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Rows as dictionaries by column name, on either engine."""
+    with connect(db) as conn:
+        if not is_postgres(db):
+            conn.row_factory = sqlite3.Row
+        return [dict(zip(row.keys(), row, strict=True)) for row in conn.execute(sql, params)]
+
+
 def sqlite_only(db: Location) -> Path:
     """The path of a SQLite test database (for tests of SQLite's own machinery)."""
     assert not is_postgres(db)
