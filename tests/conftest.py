@@ -122,15 +122,17 @@ def shared_db(
 
 @dataclass(frozen=True)
 class DemoRun:
-    """A demo refresh done once per test run: its database and what it printed."""
+    """A demo refresh done once per test run and engine: its database and what it printed."""
 
-    db: Path
+    db: Location
     output: str
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoRun]:
     from readme_sample import run_demo
 
-    db = tmp_path_factory.mktemp("demo") / "demo.db"
-    return DemoRun(db, run_demo(db))
+    with shared_db(request, tmp_path_factory) as db:
+        yield DemoRun(db, run_demo(db))

@@ -204,6 +204,7 @@ def test_bigram_index_follows_inserts_updates_and_deletes(chinese: Location) -> 
 
 
 def test_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None:
+    # SQLite only: an old file's FTS5 tables; PostgreSQL's migration 3 adds no index
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
     for script in MIGRATIONS[:2]:
@@ -297,6 +298,7 @@ def test_hindi_words_are_indexed_whole(news: Location) -> None:
 
 
 def test_migration_builds_the_search_index_for_articles_stored_before_it(tmp_path: Path) -> None:
+    # SQLite only: the FTS5 index of migration 8; PostgreSQL's full-text vector is generated
     db = tmp_path / "v5.db"
     conn = sqlite3.connect(db)
     for script in MIGRATIONS[:5]:
@@ -567,6 +569,7 @@ def test_english_query_finds_the_event_in_hindi_and_chinese_with_e5(db: Location
 
 
 def test_reader_on_an_older_schema_says_how_to_upgrade(tmp_path: Path) -> None:
+    # SQLite only: PRAGMA user_version; test_store holds the PostgreSQL twin
     import sqlite3
 
     from aggregator.errors import StorageError

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_a_failed_write_reports_its_own_error_even_when_rollback_fails(tmp_path: Path) -> None:
+    # SQLite only: a ROLLBACK statement inside the store's transaction ends SQLite's
     store = Store(tmp_path / "t.db")
     with (
         pytest.raises(ValueError, match="the write failed") as caught,
