@@ -149,6 +149,7 @@ class Browser:
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    # SQLite only: rendering; the demo dashboard below and test_dashboard cover both engines
     db = newsdb.build(tmp_path_factory.mktemp("browser") / "news.db")
     port = free_port()
     env = {**os.environ, "AGGREGATOR_DB": str(db), "AGGREGATOR_MODEL": "minilm"}
