@@ -18,6 +18,11 @@ language. Measures, each over the top 10 and averaged over queries:
     python bench/search_quality.py                      # the product's default model
     python bench/search_quality.py --model e5           # multilingual (slow to embed once)
     python bench/search_quality.py --model minilm --mode hybrid --misses
+    python bench/search_quality.py --db postgresql://news@db.internal/quality   # on PostgreSQL
+
+With ``--db URL`` the gold is imported into that PostgreSQL database instead (it must be empty,
+or hold an earlier import of the same gold with the same model, which is then reused), so the
+figures of the two engines can be compared.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from aggregator.search import (  # noqa: E402
     keyword,
     semantic_by_vector,
 )
+from aggregator.store.engine import Location, is_postgres  # noqa: E402
 from aggregator.store.read import Filters, Reader  # noqa: E402
 
 GOLD = REPO / "data" / "demo" / "gold.jsonl"
@@ -101,21 +107,35 @@ def import_records(gold_path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def build(db: Path, model: str, gold_path: Path) -> None:
+def build(db: Location, model: str, gold_path: Path) -> None:
     """Import the gold into a fresh database at ``db`` through the product's import path."""
     from aggregator.pipeline import Pipeline
 
-    db.unlink(missing_ok=True)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if not is_postgres(db):
+        Path(db).unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     settings = replace(Settings.from_env(model=model), db=db)
     with Pipeline.build(settings) as pipeline:
         pipeline.import_records(import_records(gold_path), source="demo")
 
 
-def database(model: str, gold_path: Path, rebuild: bool) -> Path:
+def database(model: str, gold_path: Path, rebuild: bool, url: str | None = None) -> Location:
     """The cached database for ``model`` and this gold, built when missing; an existing one
-    is opened by the store first, so a database from an older schema is upgraded in place."""
+    is opened by the store first, so a database from an older schema is upgraded in place.
+    With ``url``, that PostgreSQL database, filled when it holds no articles yet."""
+    if url is not None:
+        from aggregator.store import Store
+
+        with Store(url) as store:
+            empty = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+        if rebuild and not empty:
+            raise SystemExit(f"--rebuild needs an empty database; {url} holds articles")
+        if empty:
+            began = time.perf_counter()
+            build(url, model, gold_path)
+            print(f"imported the gold in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+        return url
     digest = hashlib.sha1(gold_path.read_bytes()).hexdigest()[:12]
     db = CACHE / f"search-quality-{model.replace('/', '_')}-{digest}.db"
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -158,10 +178,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gold", type=Path, default=GOLD)
     parser.add_argument("--rebuild", action="store_true", help="import the gold afresh")
     parser.add_argument("--misses", action="store_true", help="list queries below R@10 = 1")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="a postgresql:// database to import into and search (empty, or holding this "
+        "gold already); default: a cached SQLite file under data/cache/",
+    )
     args = parser.parse_args(argv)
+    if args.db is not None and not is_postgres(args.db):
+        parser.error(
+            "--db takes a postgresql:// URL; SQLite databases are cached under data/cache/"
+        )
 
     queries = load_queries(args.queries)
-    db = database(args.model, args.gold, args.rebuild)
+    db = database(args.model, args.gold, args.rebuild, args.db)
     gold_events = [json.loads(line)["event"] for line in args.gold.read_text().splitlines()]
     with Reader(db) as reader:
         # relevant = the stored articles of the event (the import drops exact duplicates)

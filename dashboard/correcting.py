@@ -23,7 +23,7 @@ DONE = "correction-done"
 
 
 @st.cache_data(ttl=view.TTL, show_spinner=False)
-def last_correction(path: str, stamp: int) -> CorrectionRow | None:
+def last_correction(path: str, stamp: int, version: str) -> CorrectionRow | None:
     rows = [c for c in view._reader(path, stamp).corrections(limit=50) if c.in_force]
     return rows[0] if rows else None
 

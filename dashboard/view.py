@@ -1,9 +1,11 @@
 """What every dashboard page shares: the read-only database, cached reads, and safe rendering.
 
 Pages call the read API through the cached functions here, so a rerun (every widget change)
-costs a dictionary lookup instead of a query. Caches are keyed by the database path and its inode,
-so pointing the dashboard at a rebuilt database never shows stale rows, and they expire after a
-minute so a refresh running beside the dashboard shows up on its own.
+costs a dictionary lookup instead of a query. Caches are keyed by the database path, its inode (so
+pointing the dashboard at a rebuilt database never shows stale rows) and its data version, which
+changes whenever anything is committed by any process or machine (``Reader.data_version``): the
+next rerun after a refresh or a correction made elsewhere shows it, and a rerun with nothing new
+costs one tiny query.
 
 Feed titles, summaries and bodies are untrusted: they are shown through :func:`md` (markdown
 escaped), ``st.text`` or dataframes, never as HTML, and only http(s) links become clickable.
@@ -54,10 +56,12 @@ PAGE_FEEDS = "app_pages/feeds.py"
 
 @dataclass(frozen=True)
 class Database:
-    """The database the dashboard reads: its path and a stamp that changes when it is replaced."""
+    """The database the dashboard reads: its path, a stamp that changes when it is replaced, and
+    its data version as of this page run."""
 
     path: str
     stamp: int
+    version: str = ""
 
 
 def settings() -> Settings:
@@ -77,18 +81,24 @@ def database() -> Database:
     """The configured database, or a clear message and the end of this page run."""
     where = db_location(os.environ.get("AGGREGATOR_DB") or settings().db)
     if is_postgres(where):
-        return Database(str(where), 0)  # a server: nothing is replaced under the dashboard
-    path = Path(where)
+        located = Database(str(where), 0)  # a server: nothing is replaced under the dashboard
+    else:
+        path = Path(where)
+        try:
+            stamp = path.stat().st_ino
+        except OSError:
+            st.info(
+                f"No database at `{md(str(path))}` yet — run `aggregator refresh` to create it "
+                "(or `aggregator demo` for a sample)."
+            )
+            st.stop()
+            raise AssertionError("st.stop() returned") from None  # pragma: no cover
+        located = Database(str(path.resolve()), stamp)
     try:
-        stamp = path.stat().st_ino
-    except OSError:
-        st.info(
-            f"No database at `{md(str(path))}` yet — run `aggregator refresh` to create it "
-            "(or `aggregator demo` for a sample)."
-        )
-        st.stop()
-        raise AssertionError("st.stop() returned") from None  # pragma: no cover
-    return Database(str(path.resolve()), stamp)
+        version = _reader(located.path, located.stamp).data_version()
+    except StorageError as exc:
+        fail(f"The database cannot be read: {exc}")
+    return Database(located.path, located.stamp, version)
 
 
 @st.cache_resource(ttl=timedelta(minutes=10), show_spinner=False)
@@ -106,7 +116,7 @@ def reader(db: Database) -> Reader:
 def guarded(db: Database, call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a cached read; a damaged or locked database becomes a message, not a traceback."""
     try:
-        return call(db.path, db.stamp, *args, **kwargs)
+        return call(db.path, db.stamp, db.version, *args, **kwargs)
     except StorageError as exc:
         fail(f"The database cannot be read: {exc}")
 
@@ -115,7 +125,7 @@ def guarded(db: Database, call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def top_atom(path: str, stamp: int) -> bytes:
+def top_atom(path: str, stamp: int, version: str) -> bytes:
     """The top stories as an Atom feed, built from the database as `aggregator publish` does."""
     from aggregator.publish import top_document
 
@@ -123,45 +133,54 @@ def top_atom(path: str, stamp: int) -> bytes:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def counts(path: str, stamp: int) -> dict[str, int]:
+def counts(path: str, stamp: int, version: str) -> dict[str, int]:
     return _reader(path, stamp).counts()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def status(path: str, stamp: int) -> tuple[bool, dict[str, Any] | None]:
+def status(path: str, stamp: int, version: str) -> tuple[bool, dict[str, Any] | None]:
     """Whether a refresh is running, and the last run with its report."""
     current = _reader(path, stamp)
     return current.refresh_running(), current.last_run()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def facets(path: str, stamp: int) -> Facets:
+def facets(path: str, stamp: int, version: str) -> Facets:
     return _reader(path, stamp).facets()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def reference_now(path: str, stamp: int) -> datetime:
+def reference_now(path: str, stamp: int, version: str) -> datetime:
     return _reader(path, stamp).reference_now()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def story_page(path: str, stamp: int, limit: int, offset: int, filters: Filters) -> StoryPage:
+def story_page(
+    path: str, stamp: int, version: str, limit: int, offset: int, filters: Filters
+) -> StoryPage:
     return _reader(path, stamp).story_page(limit=limit, offset=offset, filters=filters)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def story(path: str, stamp: int, story_id: int) -> StoryDetail | None:
+def story(path: str, stamp: int, version: str, story_id: int) -> StoryDetail | None:
     return _reader(path, stamp).story(story_id)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def related(path: str, stamp: int, story_id: int) -> list[StoryRow]:
+def related(path: str, stamp: int, version: str, story_id: int) -> list[StoryRow]:
     return _reader(path, stamp).related_stories(story_id, limit=6)
 
 
 @st.cache_data(ttl=TTL, show_spinner="Searching…")
 def search(
-    path: str, stamp: int, query: str, mode: str, limit: int, filters: Filters, model: str
+    path: str,
+    stamp: int,
+    version: str,
+    query: str,
+    mode: str,
+    limit: int,
+    filters: Filters,
+    model: str,
 ) -> tuple[list[ArticleRow], list[StoryHits]]:
     current = _reader(path, stamp)
     hits = run_search(current, query, mode=mode, limit=limit, filters=filters, model=model)
@@ -169,20 +188,20 @@ def search(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def entities(path: str, stamp: int) -> list[EntityRow]:
+def entities(path: str, stamp: int, version: str) -> list[EntityRow]:
     return _reader(path, stamp).entities(limit=2000)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def entity_detail(
-    path: str, stamp: int, entity_id: str
+    path: str, stamp: int, version: str, entity_id: str
 ) -> tuple[list[tuple[str, int]], list[tuple[StoryRow, int]]]:
     current = _reader(path, stamp)
     return current.entity_timeline(entity_id), current.entity_stories(entity_id, limit=50)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def feeds(path: str, stamp: int) -> list[dict[str, Any]]:
+def feeds(path: str, stamp: int, version: str) -> list[dict[str, Any]]:
     return _reader(path, stamp).feeds()
 
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -14,6 +17,13 @@ from dbs import BACKENDS, PostgresServer
 from httpserver import LocalServer
 
 from aggregator.store.engine import Location
+
+
+class MakeDb(Protocol):
+    """The ``make_db`` fixture: a fresh database, or a copy of one (``like``)."""
+
+    def __call__(self, name: str = "test", like: Location | None = None) -> Location: ...
+
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -63,20 +73,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_db(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[[str], Location]]:
+def make_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MakeDb]:
     """Makes fresh databases of the test's engine: a SQLite path, or a new PostgreSQL database
-    (migrated, dropped after the test)."""
+    (migrated, dropped after the test); ``like`` makes a copy of another one of the test's."""
     created: list[str] = []
     server: PostgresServer | None = None
     if backend == "postgresql":
         server = request.getfixturevalue("postgres")
 
-    def make(name: str = "test") -> Location:
+    def make(name: str = "test", like: Location | None = None) -> Location:
         if server is None:
-            return tmp_path / f"{name}.db"
-        url = server.new_database()
+            path = tmp_path / f"{name}.db"
+            if like is not None:
+                shutil.copy(like, path)
+            return path
+        url = server.new_database(like=None if like is None else str(like))
         created.append(url)
         return url
 
@@ -87,22 +98,41 @@ def make_db(
 
 
 @pytest.fixture
-def db(make_db: Callable[[str], Location]) -> Location:
+def db(make_db: MakeDb) -> Location:
     """A fresh database location on the test's engine."""
     return make_db("test")
 
 
+@contextmanager
+def shared_db(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory
+) -> Iterator[Location]:
+    """A fresh database on the engine ``request.param`` names, for a fixture parametrised over
+    :data:`BACKENDS` that builds one database for many tests (module or session scope)."""
+    if request.param == "sqlite":
+        yield factory.mktemp(request.fixturename) / f"{request.fixturename}.db"
+        return
+    server = request.getfixturevalue("postgres")
+    url = server.new_database()
+    try:
+        yield url
+    finally:
+        server.drop(url)
+
+
 @dataclass(frozen=True)
 class DemoRun:
-    """A demo refresh done once per test run: its database and what it printed."""
+    """A demo refresh done once per test run and engine: its database and what it printed."""
 
-    db: Path
+    db: Location
     output: str
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoRun]:
     from readme_sample import run_demo
 
-    db = tmp_path_factory.mktemp("demo") / "demo.db"
-    return DemoRun(db, run_demo(db))
+    with shared_db(request, tmp_path_factory) as db:
+        yield DemoRun(db, run_demo(db))

@@ -50,11 +50,12 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql)
 
-    def new_database(self, *, migrated: bool = True) -> str:
-        """A new database: the migrated template's copy, or an empty one."""
+    def new_database(self, *, migrated: bool = True, like: str | None = None) -> str:
+        """A new database: the migrated template's copy, or an empty one, or a copy of the
+        database at the URL ``like`` (no one may be connected to it)."""
         name = f"test_{next(self._numbers)}"
-        template = f" TEMPLATE {TEMPLATE}" if migrated else ""
-        self._admin(f"CREATE DATABASE {name}{template}")
+        source = urlsplit(like).path.lstrip("/") if like else TEMPLATE if migrated else None
+        self._admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {source}" if source else ""))
         return with_database(self.url, name)
 
     def drop(self, url: str) -> None:
@@ -95,6 +96,14 @@ def rows_by(db: Location, sql: str, key: str) -> dict[Any, Any]:
         return {row[key]: row for row in conn.execute(sql)}
     finally:
         conn.close()
+
+
+def dicts(db: Location, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Rows as dictionaries by column name, on either engine."""
+    with connect(db) as conn:
+        if not is_postgres(db):
+            conn.row_factory = sqlite3.Row
+        return [dict(zip(row.keys(), row, strict=True)) for row in conn.execute(sql, params)]
 
 
 def sqlite_only(db: Location) -> Path:

@@ -27,7 +27,7 @@ TOP = 3
 BLOCK = re.compile(r"(Sample output of `make demo`.*?\n\n```text\n)(.*?)(\n```)", re.S)
 
 
-def aggregator(db: Path, *args: str) -> str:
+def aggregator(db: Path | str, *args: str) -> str:
     """Run the CLI from this checkout as a user would; its standard output."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
@@ -43,7 +43,7 @@ def aggregator(db: Path, *args: str) -> str:
     return done.stdout
 
 
-def run_demo(db: Path) -> str:
+def run_demo(db: Path | str) -> str:
     """Refresh the demo corpus into ``db``; the lines the README shows, as one string."""
     report = [
         line for line in aggregator(db, "demo").splitlines() if not line.startswith("database: ")

@@ -199,6 +199,7 @@ class Page:
 def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    # SQLite only: Chromium checks the pages; test_dashboard_corrections holds both engines
     return newsdb.build(tmp_path_factory.mktemp("corrections") / "news.db")
 
 

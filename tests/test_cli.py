@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 import click
+import dbs
 import pytest
 from click.testing import CliRunner
+from conftest import MakeDb
 
 from aggregator.cli import cli
 from aggregator.config import settings_help
 from aggregator.store import Store
+from aggregator.store.engine import Location, is_postgres
 from aggregator.store.read import Reader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +85,7 @@ def test_every_config_error_is_reported_and_the_exit_is_2(tmp_path: Path) -> Non
     assert not (tmp_path / "a.db").exists()
 
 
-def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
+def test_import_then_export_gives_every_article_a_story(db: Location, tmp_path: Path) -> None:
     records = [
         {
             "id": "r1",
@@ -113,19 +116,18 @@ def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     ]
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    db = str(tmp_path / "x.db")
-    imported = run("--db", db, "import", str(path))
+    imported = run("--db", str(db), "import", str(path))
     assert imported.returncode == 0, imported.stderr
     assert "new articles=3" in imported.stdout
-    exported = run("--db", db, "export", "--format", "jsonl")
+    exported = run("--db", str(db), "export", "--format", "jsonl")
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == {"r1", "r2", "r3"}
     assert all(isinstance(r["story_id"], int) for r in rows)
     assert by_id["r1"]["story_id"] == by_id["r2"]["story_id"] != by_id["r3"]["story_id"]
-    again = run("--db", db, "import", str(path))
+    again = run("--db", str(db), "import", str(path))
     assert "new articles=0" in again.stdout
-    csv_out = run("--db", db, "export", "--format", "csv")
+    csv_out = run("--db", str(db), "export", "--format", "csv")
     assert csv_out.stdout.splitlines()[0].startswith("id,url,story_id,title,source")
     assert len(csv_out.stdout.splitlines()) == 4
 
@@ -140,9 +142,8 @@ def test_import_then_export_gives_every_article_a_story(tmp_path: Path) -> None:
     ],
 )
 def test_import_records_need_url_title_and_text(
-    tmp_path: Path, record: dict[str, object], message: str
+    db: Location, tmp_path: Path, record: dict[str, object], message: str
 ) -> None:
-    db = tmp_path / "kept.db"
     Store(db).close()
     good = {"url": "https://x.example/ok", "title": "Plant opens", "text": "A plant opens."}
     path = tmp_path / "in.jsonl"
@@ -154,16 +155,20 @@ def test_import_records_need_url_title_and_text(
         assert reader.counts()["articles"] == 0  # the good line before it is not written either
 
 
-def test_bad_import_line_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+def test_bad_import_line_is_named_and_nothing_is_written(db: Location, tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text('{"url": "https://x.example/a", "title": "ok", "text": "fine"}\n{"title": \n')
-    result = run("--db", str(tmp_path / "x.db"), "import", str(path))
+    result = run("--db", str(db), "import", str(path))
     assert result.returncode == 2
     assert "in.jsonl:2" in result.stderr
-    assert not (tmp_path / "x.db").exists()
+    if is_postgres(db):
+        assert dbs.query(db, "SELECT count(*) FROM articles") == [(0,)]
+    else:
+        assert not Path(db).exists()
 
 
 def test_readers_on_a_missing_database_say_how_to_start(tmp_path: Path) -> None:
+    # SQLite only: a file that is not there; a server's missing database is a connection error
     missing = tmp_path / "none.db"
     for command in (["stories"], ["feeds"], ["feeds", "--json"], ["feeds", "--reset-all"]):
         result = CliRunner().invoke(cli, ["--db", str(missing), *command])
@@ -195,17 +200,16 @@ def test_readme_documents_every_command_option_and_setting() -> None:
                     assert opt in readme, f"README does not document {opt}"
 
 
-def test_demo_until_serves_the_corpus_as_of_a_moment(tmp_path: Path) -> None:
-    db = str(tmp_path / "demo.db")
-    result = run("--db", db, "demo", "--until", "2024-04-10T12:00")
+def test_demo_until_serves_the_corpus_as_of_a_moment(db: Location) -> None:
+    result = run("--db", str(db), "demo", "--until", "2024-04-10T12:00")
     assert result.returncode == 0, result.stderr
     assert "failed: Carblog: not a feed" in result.stdout
-    exported = run("--db", db, "export")
+    exported = run("--db", str(db), "export")
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     assert rows, "the demo produced no articles"
     assert max(r["published"] for r in rows) <= "2024-04-10T12:00:00Z"
     assert all(isinstance(r["story_id"], int) for r in rows)
-    again = run("--db", db, "demo", "--until", "2024-04-10T12:00")
+    again = run("--db", str(db), "demo", "--until", "2024-04-10T12:00")
     assert "new articles=0" in again.stdout
 
 
@@ -260,26 +264,18 @@ REFRESHED = (
 )
 
 
-def _invoke(db: Path, *args: str, env: dict[str, str] | None = None) -> click.testing.Result:
+def _invoke(db: Location, *args: str, env: dict[str, str] | None = None) -> click.testing.Result:
     # the model newsdb.build embeds with: corrections need the stories' vectors
     result = CliRunner().invoke(cli, ["--db", str(db), "--model", "minilm", *args], env=env)
     return result
 
 
-def _story_of(db: Path, url: str) -> int:
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return int(
-            conn.execute("SELECT story_id FROM articles WHERE url = ?", (url,)).fetchone()[0]
-        )
+def _story_of(db: Location, url: str) -> int:
+    return int(dbs.query(db, "SELECT story_id FROM articles WHERE url = ?", (url,))[0][0])
 
 
-def _article_id(db: Path, url: str) -> int:
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()[0])
+def _article_id(db: Location, url: str) -> int:
+    return int(dbs.query(db, "SELECT id FROM articles WHERE url = ?", (url,))[0][0])
 
 
 def _more_articles(path: Path) -> Path:
@@ -318,13 +314,12 @@ def _feed(server, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     return feeds
 
 
-def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
-    import shutil
-    import sqlite3
-
+def test_corrections_hold_through_an_import_and_a_refresh(  # type: ignore[no-untyped-def]
+    make_db: MakeDb, tmp_path: Path, server
+) -> None:
     import newsdb
 
-    db = newsdb.build(tmp_path / "news.db")
+    db = newsdb.build(make_db("news"))
     url = {title: u for _, _, u, title, _, _ in [*newsdb.XIAOMI, *newsdb.TARIFFS, *newsdb.TOYOTA]}
     en_tariffs, de_fr = [r[2] for r in newsdb.TARIFFS[:2]], [r[2] for r in newsdb.TARIFFS[2:]]
     tariffs = _story_of(db, en_tariffs[0])
@@ -366,9 +361,8 @@ def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server
     assert kinds == [("move", False), ("split", False), ("merge", True)]
 
     # without the split, the same import would glue the halves together again
-    control = tmp_path / "control.db"
-    shutil.copy(db, control)
-    with sqlite3.connect(control) as conn:
+    control = make_db("control", like=db)
+    with Store(control) as store, store.transaction() as conn:
         conn.execute("DELETE FROM corrections")
     more = _more_articles(tmp_path / "more.jsonl")
     assert _invoke(control, "import", str(more)).exit_code == 0
@@ -380,7 +374,7 @@ def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server
     assert refreshed.exit_code == 0, refreshed.output
     assert "new articles=1" in refreshed.output
 
-    def holds(path: Path) -> None:
+    def holds(path: Location) -> None:
         en_story = _story_of(path, en_tariffs[0])
         assert _story_of(path, en_tariffs[1]) == en_story
         assert _story_of(path, de_fr[0]) == _story_of(path, de_fr[1]) != en_story
@@ -399,7 +393,7 @@ def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server
     assert [r["correction"]["kind"] for r in lines if "correction" in r] == ["split", "move"]
     dump = tmp_path / "export.jsonl"
     dump.write_text(exported.stdout)
-    copy = tmp_path / "copy.db"
+    copy = make_db("copy")
     again = _invoke(copy, "import", str(dump))
     assert again.exit_code == 0, again.output
     assert "corrections: 2 applied" in again.output
@@ -418,10 +412,10 @@ def test_corrections_hold_through_an_import_and_a_refresh(tmp_path: Path, server
     assert report["articles"] == 16
 
 
-def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path) -> None:
+def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(db: Location) -> None:
     import newsdb
 
-    db = newsdb.build(tmp_path / "news.db")
+    newsdb.build(db)
     tariffs = _story_of(db, newsdb.TARIFFS[0][2])
     article = _article_id(db, newsdb.TARIFFS[0][2])
     before = newsdb.query(db, "SELECT id, story_id FROM articles ORDER BY id")
@@ -453,8 +447,9 @@ def test_bad_corrections_exit_1_and_readonly_refuses_with_exit_2(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_reembed_after_a_model_change_gives_every_article_the_new_vectors(tmp_path: Path) -> None:
-    db = tmp_path / "news.db"
+def test_reembed_after_a_model_change_gives_every_article_the_new_vectors(
+    db: Location, tmp_path: Path
+) -> None:
     records = [
         {"url": f"https://example.com/{i}", "title": title, "text": f"{title}. " * 12}
         for i, title in enumerate(

@@ -1,9 +1,9 @@
 """Readers' corrections: the constraints they put on the clusterer, and the corrections applied to
-a real SQLite database through the pipeline (a hash embedder here; the real model in test_cli)."""
+a real database of either engine through the pipeline (a hash embedder here; the real model in
+test_cli)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -289,10 +289,10 @@ class Consolidating(Pipeline):
         return replace(super().cluster_settings(), join_threshold=1.01, merge_threshold=0.3)
 
 
-def test_corrections_survive_a_change_of_model(tmp_path: Path) -> None:
+def test_corrections_survive_a_change_of_model(make_db: Callable[[str], Location]) -> None:
     later = "Lei Jun showed Luca de Meo the Xiaomi SU7 at the Beijing Auto Show stand"
     for name, keep in (("control", False), ("kept", True)):
-        path = tmp_path / f"{name}.db"
+        path = make_db(name)
         settings = Settings(db=path, entities=REPO / "data" / "entities.yaml")
         kb = KnowledgeBase.load(settings.entities)
         with Consolidating(settings, Store(path), HashEmbedder(64), kb) as first:
@@ -302,36 +302,37 @@ def test_corrections_survive_a_change_of_model(tmp_path: Path) -> None:
             fix = Corrections(first.store, model=first.embedder.name)
             split = fix.split(story, [article[t] for t in MEETING[2:]], by="ana")
         if not keep:
-            with sqlite3.connect(path) as conn:
+            with Store(path) as store, store.transaction() as conn:
                 conn.execute("DELETE FROM corrections")
         # another model: every article gets its vectors, the new one is clustered with them
         with Consolidating(settings, Store(path), HashEmbedder(32), kb) as second:
             _, report = second.import_records(records([later], start=10))
         assert report.embedded == len(MEETING) + 1
-        with sqlite3.connect(path) as conn:
-            models = conn.execute(
-                "SELECT model, count(DISTINCT article_id) FROM embeddings GROUP BY model"
-            ).fetchall()
-        assert sorted(models) == [("hash-bow-32", 5), ("hash-bow-64", 4)]
+        models = dbs.query(
+            path, "SELECT model, count(DISTINCT article_id) FROM embeddings GROUP BY model"
+        )
+        assert sorted(tuple(m) for m in models) == [("hash-bow-32", 5), ("hash-bow-64", 4)]
         found = stories(path)
         if keep:
             assert report.merged_stories == 1  # the new report joined one half, no more
             assert sorted(found[story]) != sorted(found[split.target_id])
             halves = [set(found[story]) & set(MEETING), set(found[split.target_id])]
             assert halves[0] == set(MEETING[:2]) and set(MEETING[2:]) <= halves[1]
-            with sqlite3.connect(path) as conn:
-                rows = conn.execute("SELECT kind, undone FROM corrections").fetchall()
-            assert rows == [("split", None)]
+            rows = dbs.query(path, "SELECT kind, undone FROM corrections")
+            assert [tuple(r) for r in rows] == [("split", None)]
         else:
             assert len(found) == 1  # without the correction, the halves are one story again
 
 
-def test_eval_needs_a_file_or_corrections_and_says_when_there_are_none(tmp_path: Path) -> None:
+def test_eval_needs_a_file_or_corrections_and_says_when_there_are_none(
+    db: Location, tmp_path: Path
+) -> None:
     from click.testing import CliRunner
 
     from aggregator.cli import cli
+    from aggregator.store.engine import describe
 
-    path = tmp_path / "empty.db"
+    path = db
     Store(path).close()
     runner = CliRunner()
     neither = runner.invoke(cli, ["--db", str(path), "eval"])
@@ -341,6 +342,6 @@ def test_eval_needs_a_file_or_corrections_and_says_when_there_are_none(tmp_path:
     assert both.exit_code == 2 and "not both" in both.output
     none = runner.invoke(cli, ["--db", str(path), "eval", "--corrections"])
     assert none.exit_code == 0, none.output
-    assert f"no corrections in force in {path}" in none.output
+    assert f"no corrections in force in {describe(path)}" in none.output
     missing = runner.invoke(cli, ["--db", str(tmp_path / "nothing.db"), "eval", "--corrections"])
     assert missing.exit_code == 1 and "does not exist" in missing.output

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import dbs
 from faultserver import rss
 from httpserver import LocalServer, Route
+
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 XML = "application/rss+xml"
@@ -24,8 +26,8 @@ XML = "application/rss+xml"
 class Cron:
     """Runs ``aggregator refresh`` the way a crontab line would, on one database and feed list."""
 
-    def __init__(self, tmp_path: Path, server: LocalServer, names: list[str]) -> None:
-        self.db = tmp_path / "cron.db"
+    def __init__(self, db: Location, tmp_path: Path, server: LocalServer, names: list[str]) -> None:
+        self.db = db
         self.feeds = tmp_path / "feeds.yaml"
         lines = ["feeds:"]
         for name in names:
@@ -60,13 +62,9 @@ class Cron:
         )
 
     def last_run(self) -> tuple[str, dict[str, object]]:
-        conn = sqlite3.connect(self.db)
-        try:
-            status, report = conn.execute(
-                "SELECT status, report FROM runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        finally:
-            conn.close()
+        ((status, report),) = dbs.query(
+            self.db, "SELECT status, report FROM runs ORDER BY id DESC LIMIT 1"
+        )
         return status, json.loads(report)
 
 
@@ -79,9 +77,9 @@ def feed_down(server: LocalServer, name: str, status: int = 503) -> None:
 
 
 def test_failing_feeds_exit_1_every_run_and_speak_once_per_change(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location, tmp_path: Path
 ) -> None:
-    cron = Cron(tmp_path, server, ["Alpha", "Beta"])
+    cron = Cron(db, tmp_path, server, ["Alpha", "Beta"])
     feed_down(server, "Alpha")
     feed_down(server, "Beta")
 
@@ -133,9 +131,9 @@ def test_failing_feeds_exit_1_every_run_and_speak_once_per_change(
 
 
 def test_a_paused_feed_is_announced_once_and_keeps_the_exit_code_at_1(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location, tmp_path: Path
 ) -> None:
-    cron = Cron(tmp_path, server, ["Gone", "Fine"])
+    cron = Cron(db, tmp_path, server, ["Gone", "Fine"])
     feed_down(server, "Gone", status=410)
     feed_ok(server, "Fine")
 
@@ -155,9 +153,9 @@ def test_a_paused_feed_is_announced_once_and_keeps_the_exit_code_at_1(
 
 
 def test_a_disabled_failing_feed_does_not_hold_the_exit_code(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location, tmp_path: Path
 ) -> None:
-    cron = Cron(tmp_path, server, ["Old", "Fine"])
+    cron = Cron(db, tmp_path, server, ["Old", "Fine"])
     feed_down(server, "Old")
     feed_ok(server, "Fine")
     assert cron.refresh("--quiet").returncode == 1

@@ -1,17 +1,24 @@
-"""Every dashboard page under Streamlit's AppTest: on a small news database, an empty one, a
-missing one and a damaged one. Assertions are on what a reader sees."""
+"""Every dashboard page under Streamlit's AppTest: on a small news database (on each engine), an
+empty one, a missing one and a damaged one. Assertions are on what a reader sees."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
 import newsdb
 import pytest
+from conftest import shared_db
+from dbs import BACKENDS, PostgresServer, with_database
 from streamlit.testing.v1 import AppTest
 
 from aggregator.publish import top_document
+from aggregator.store.engine import Location, is_postgres
 from aggregator.store.read import Reader
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
@@ -24,14 +31,35 @@ PAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return newsdb.build(tmp_path_factory.mktemp("news") / "news.db")
+@pytest.fixture(scope="module", params=BACKENDS)
+def news(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Location]:
+    with shared_db(request, tmp_path_factory) as db:
+        yield newsdb.build(db)
+
+
+@pytest.fixture
+def news_copy(news: Location, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Location]:
+    """The news database for a test to change: a copy of the file, or the same news built into
+    a new PostgreSQL database (the dashboard's cached readers stay connected to the shared one,
+    and a server copies only a database no one is connected to)."""
+    if not is_postgres(news):
+        copy = tmp_path / "copy.db"
+        shutil.copy(news, copy)
+        yield copy
+        return
+    server = request.getfixturevalue("postgres")
+    url = server.new_database()
+    try:
+        yield newsdb.build(url)
+    finally:
+        server.drop(url)
 
 
 @pytest.fixture
 def use_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    def choose(path: Path) -> None:
+    def choose(path: Location) -> None:
         monkeypatch.setenv("AGGREGATOR_DB", str(path))
         monkeypatch.setenv("AGGREGATOR_MODEL", "minilm")
 
@@ -74,7 +102,7 @@ def texts(app: AppTest) -> str:
 # --- top stories -------------------------------------------------------------------------------
 
 
-def test_top_stories_lists_ranked_cards_with_counts(news: Path, use_db) -> None:
+def test_top_stories_lists_ranked_cards_with_counts(news: Location, use_db) -> None:
     use_db(news)
     app = run()
     assert app.title[0].value == "Top stories"
@@ -90,7 +118,7 @@ def test_top_stories_lists_ranked_cards_with_counts(news: Path, use_db) -> None:
     assert {link.query_string for link in links} == {f"story={s.id}" for s in ranking}
 
 
-def test_top_stories_language_filter_narrows_the_list(news: Path, use_db) -> None:
+def test_top_stories_language_filter_narrows_the_list(news: Location, use_db) -> None:
     use_db(news)
     app = run()
     app.multiselect(key="top-lang").set_value(["de"]).run()
@@ -101,7 +129,7 @@ def test_top_stories_language_filter_narrows_the_list(news: Path, use_db) -> Non
     assert "Xiaomi SU7 deliveries" not in page
 
 
-def test_top_stories_source_filter(news: Path, use_db) -> None:
+def test_top_stories_source_filter(news: Location, use_db) -> None:
     use_db(news)
     app = run()
     app.multiselect(key="top-source").set_value(["汽车日报"]).run()
@@ -110,7 +138,7 @@ def test_top_stories_source_filter(news: Path, use_db) -> None:
     assert "Toyota" not in page
 
 
-def test_hostile_title_is_escaped_not_rendered(news: Path, use_db) -> None:
+def test_hostile_title_is_escaped_not_rendered(news: Location, use_db) -> None:
     use_db(news)
     app = run()
     raw = [m.value for m in app.markdown if "Tesla recall" in m.value]
@@ -123,7 +151,7 @@ def test_hostile_title_is_escaped_not_rendered(news: Path, use_db) -> None:
 # --- story -------------------------------------------------------------------------------------
 
 
-def test_story_page_shows_sources_entities_and_related(news: Path, use_db) -> None:
+def test_story_page_shows_sources_entities_and_related(news: Location, use_db) -> None:
     use_db(news)
     story_id = newsdb.story_of(news, newsdb.XIAOMI[0][3])
     app = run("app_pages/story.py", story=str(story_id))
@@ -150,7 +178,7 @@ def test_story_page_shows_sources_entities_and_related(news: Path, use_db) -> No
     assert related and all(link.query_string != f"story={story_id}" for link in related)
 
 
-def test_story_page_never_links_a_javascript_url(news: Path, use_db) -> None:
+def test_story_page_never_links_a_javascript_url(news: Location, use_db) -> None:
     use_db(news)
     story_id = newsdb.story_of(news, "Tesla recall [click](javascript:alert(1)) now **urgent**")
     app = run("app_pages/story.py", story=str(story_id))
@@ -159,13 +187,12 @@ def test_story_page_never_links_a_javascript_url(news: Path, use_db) -> None:
     assert "Tesla recall" in bodies.replace("\\", "")
 
 
-def test_merged_story_id_resolves_to_its_story(news: Path, use_db, tmp_path: Path) -> None:
-    copy = tmp_path / "merged.db"
-    copy.write_bytes(news.read_bytes())
-    target = newsdb.story_of(copy, newsdb.TOYOTA[0][3])
-    import sqlite3
+def test_merged_story_id_resolves_to_its_story(news_copy: Location, use_db) -> None:
+    from aggregator.store import Store
 
-    with sqlite3.connect(copy) as conn:
+    copy = news_copy
+    target = newsdb.story_of(copy, newsdb.TOYOTA[0][3])
+    with Store(copy) as store, store.transaction() as conn:
         conn.execute("INSERT INTO story_merges VALUES (9001, ?, '2024-05-02T00:00:00Z')", (target,))
     use_db(copy)
     app = run("app_pages/story.py", story="9001")
@@ -174,7 +201,7 @@ def test_merged_story_id_resolves_to_its_story(news: Path, use_db, tmp_path: Pat
     assert app.query_params["story"] == str(target)
 
 
-def test_unknown_and_malformed_story_ids_give_messages(news: Path, use_db) -> None:
+def test_unknown_and_malformed_story_ids_give_messages(news: Location, use_db) -> None:
     use_db(news)
     assert "There is no story #424242" in texts(run("app_pages/story.py", story="424242"))
     assert "is not a story id" in texts(run("app_pages/story.py", story="drop table"))
@@ -183,7 +210,7 @@ def test_unknown_and_malformed_story_ids_give_messages(news: Path, use_db) -> No
 # --- search ------------------------------------------------------------------------------------
 
 
-def test_keyword_search_groups_by_story_and_exports_csv(news: Path, use_db) -> None:
+def test_keyword_search_groups_by_story_and_exports_csv(news: Location, use_db) -> None:
     use_db(news)
     app = run("app_pages/search.py")
     app.text_input(key="search-query").input("tariffs").run()
@@ -199,7 +226,7 @@ def test_keyword_search_groups_by_story_and_exports_csv(news: Path, use_db) -> N
     assert len(button) == 1
 
 
-def test_search_phrase_prefix_and_language_filter(news: Path, use_db) -> None:
+def test_search_phrase_prefix_and_language_filter(news: Location, use_db) -> None:
     use_db(news)
     app = run("app_pages/search.py")
     app.text_input(key="search-query").input("Strafzöll*").run()
@@ -216,7 +243,7 @@ def test_search_phrase_prefix_and_language_filter(news: Path, use_db) -> None:
     assert "**1 article** in **1 story**" in page and "Bruxelles impose" in page
 
 
-def test_search_without_matches_says_so(news: Path, use_db) -> None:
+def test_search_without_matches_says_so(news: Location, use_db) -> None:
     use_db(news)
     app = run("app_pages/search.py")
     app.text_input(key="search-query").input("zeppelin").run()
@@ -226,7 +253,7 @@ def test_search_without_matches_says_so(news: Path, use_db) -> None:
 # --- companies and people ----------------------------------------------------------------------
 
 
-def test_entity_page_shows_aliases_counts_and_stories(news: Path, use_db) -> None:
+def test_entity_page_shows_aliases_counts_and_stories(news: Location, use_db) -> None:
     use_db(news)
     app = run("app_pages/entities.py", entity="xiaomi")
     assert app.header[0].value == "Xiaomi"
@@ -237,7 +264,7 @@ def test_entity_page_shows_aliases_counts_and_stories(news: Path, use_db) -> Non
     assert len(labels) == 1 and labels[0].startswith("Xiaomi SU7 deliveries pass 10,000")
 
 
-def test_entity_picker_switches_entity(news: Path, use_db) -> None:
+def test_entity_picker_switches_entity(news: Location, use_db) -> None:
     use_db(news)
     app = run("app_pages/entities.py", entity="xiaomi")
     app.selectbox(key="entity-pick").set_value("toyota").run()
@@ -248,7 +275,7 @@ def test_entity_picker_switches_entity(news: Path, use_db) -> None:
 # --- feeds -------------------------------------------------------------------------------------
 
 
-def test_feeds_page_shows_health_and_last_run(news: Path, use_db) -> None:
+def test_feeds_page_shows_health_and_last_run(news: Location, use_db) -> None:
     use_db(news)
     app = run("app_pages/feeds.py")
     frame = app.dataframe[0].value
@@ -264,14 +291,12 @@ def test_feeds_page_shows_health_and_last_run(news: Path, use_db) -> None:
     assert (healthy, failing, paused) == ("1", "0", "1")
 
 
-def test_feeds_table_shows_long_urls_and_errors_in_full(news: Path, use_db, tmp_path: Path) -> None:
-    import json
+def test_feeds_table_shows_long_urls_and_errors_in_full(news_copy: Location, use_db) -> None:
     from datetime import UTC, datetime
 
     from aggregator.store import Store
 
-    copy = tmp_path / "long.db"
-    copy.write_bytes(news.read_bytes())
+    copy = news_copy
     url = "https://carblog.example/feeds/" + "/".join(f"section-{n}" for n in range(12)) + "/rss"
     error = "transient: " + " ".join(f"upstream proxy said no ({n})" for n in range(14))
     with Store(copy) as store:
@@ -299,8 +324,8 @@ def test_feeds_table_shows_long_urls_and_errors_in_full(news: Path, use_db, tmp_
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_empty_database_says_how_to_fill_it(page: str, use_db, tmp_path: Path) -> None:
-    use_db(newsdb.empty(tmp_path / "empty.db"))
+def test_empty_database_says_how_to_fill_it(page: str, use_db, db: Location) -> None:
+    use_db(newsdb.empty(db))
     app = run(page)
     page_text = texts(app)
     if page.endswith("feeds.py"):
@@ -311,13 +336,24 @@ def test_empty_database_says_how_to_fill_it(page: str, use_db, tmp_path: Path) -
 
 @pytest.mark.parametrize("page", PAGES)
 def test_missing_database_is_a_message(page: str, use_db, tmp_path: Path) -> None:
-    use_db(tmp_path / "nowhere" / "missing.db")
+    use_db(tmp_path / "nowhere" / "missing.db")  # a file; a server's is the test below
     app = run(page)
     assert "No database at" in texts(app)
 
 
 @pytest.mark.parametrize("page", PAGES)
+def test_a_database_the_server_does_not_have_is_a_message(
+    page: str, use_db, postgres: PostgresServer
+) -> None:
+    use_db(with_database(postgres.url, "no_such_news"))
+    page_text = texts(run(page))
+    assert "The database cannot be read: cannot connect to" in page_text
+    assert "no_such_news" in page_text
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_corrupt_database_is_a_message(page: str, use_db, tmp_path: Path) -> None:
+    # SQLite only: a damaged file; a server does not hand out damaged databases
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"this is not a database at all" * 100)
     use_db(broken)
@@ -325,20 +361,19 @@ def test_corrupt_database_is_a_message(page: str, use_db, tmp_path: Path) -> Non
     assert "The database cannot be read" in texts(app)
 
 
-def test_running_refresh_is_announced(news: Path, use_db, tmp_path: Path) -> None:
+def test_running_refresh_is_announced(news_copy: Location, use_db) -> None:
     from datetime import UTC, datetime
 
     from aggregator.store import Store
 
-    copy = tmp_path / "busy.db"
-    copy.write_bytes(news.read_bytes())
+    copy = news_copy
     with Store(copy) as store:
         store.start_run(datetime.now(UTC))
     use_db(copy)
     assert "A refresh is running right now" in texts(run())
 
 
-def test_top_stories_offers_the_atom_feed_of_top_stories(news: Path, use_db) -> None:
+def test_top_stories_offers_the_atom_feed_of_top_stories(news: Location, use_db) -> None:
     use_db(news)
     app = run()
     assert not app.exception
@@ -350,3 +385,36 @@ def test_top_stories_offers_the_atom_feed_of_top_stories(news: Path, use_db) -> 
     parsed = feedparser.parse(document)
     assert not parsed.bozo
     assert [e.title for e in parsed.entries] == [s.headline for s in ranking]
+
+
+RIVIAN = {
+    "url": "https://autowire.example/rivian-r2",
+    "title": "Rivian opens R2 reservations with a starting price of $45,000",
+    "text": "Rivian unveiled its smaller R2 SUV and opened reservations at a starting price of "
+    "$45,000; deliveries begin in the first half of 2026 from its Normal, Illinois plant.",
+    "published": "2024-05-03T09:00:00Z",
+    "language": "en",
+    "source": "AutoWire",
+}
+
+
+def test_a_refresh_elsewhere_shows_on_the_next_rerun(
+    news_copy: Location, use_db, tmp_path: Path
+) -> None:
+    use_db(news_copy)
+    app = run()
+    assert "4 stories from 11 articles" in texts(app)
+    source = tmp_path / "more.jsonl"
+    source.write_text(json.dumps(RIVIAN) + "\n", encoding="utf-8")
+    # another process writes, as a refresh on another machine would
+    done = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--db", str(news_copy), "--model", "minilm",
+         "import", str(source)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    app.run()  # the same session's next rerun, well within any cache's lifetime
+    assert not app.exception
+    page = texts(app)
+    assert "5 stories from 12 articles" in page
+    assert RIVIAN["title"].replace("$", "") in page.replace("$", "")

@@ -1,42 +1,64 @@
-"""The story page's corrections under Streamlit's AppTest, on copies of the small news database:
-what a click changes in the database, and that a read-only deployment shows no editing."""
+"""The story page's corrections under Streamlit's AppTest, on copies of the small news database
+(on each engine): what a click changes in the database, and that a read-only deployment shows
+no editing."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import newsdb
 import pytest
+from conftest import shared_db
+from dbs import BACKENDS
 from test_dashboard import run, texts
+
+from aggregator.store.engine import Location, is_postgres
 
 STORY = "app_pages/story.py"
 
 
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return newsdb.build(tmp_path_factory.mktemp("news") / "news.db")
+@pytest.fixture(scope="module", params=BACKENDS)
+def original(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Location]:
+    with shared_db(request, tmp_path_factory) as db:
+        yield newsdb.build(db)
 
 
 @pytest.fixture
-def news(original: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    copy = tmp_path / "news.db"
-    shutil.copy(original, copy)
+def news(
+    original: Location,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Iterator[Location]:
+    """A copy of the news for one test (no one connects to the original, so a server copies
+    it too)."""
+    server = request.getfixturevalue("postgres") if is_postgres(original) else None
+    if server is None:
+        copy: Location = tmp_path / "news.db"
+        shutil.copy(original, copy)
+    else:
+        copy = server.new_database(like=str(original))
     monkeypatch.setenv("AGGREGATOR_DB", str(copy))
     monkeypatch.setenv("AGGREGATOR_MODEL", "minilm")
     monkeypatch.delenv("AGGREGATOR_READONLY", raising=False)
-    return copy
+    yield copy
+    if server is not None:
+        server.drop(str(copy))
 
 
-def article_id(db: Path, url: str) -> int:
+def article_id(db: Location, url: str) -> int:
     return int(newsdb.query(db, "SELECT id FROM articles WHERE url = ?", (url,))[0][0])
 
 
-def story_of(db: Path, url: str) -> int:
+def story_of(db: Location, url: str) -> int:
     return int(newsdb.query(db, "SELECT story_id FROM articles WHERE url = ?", (url,))[0][0])
 
 
-def test_split_selected_articles_into_a_new_story(news: Path) -> None:
+def test_split_selected_articles_into_a_new_story(news: Location) -> None:
     tariffs = story_of(news, newsdb.TARIFFS[0][2])
     app = run(STORY, story=str(tariffs))
     assert "Correct this story" in texts(app)
@@ -53,7 +75,7 @@ def test_split_selected_articles_into_a_new_story(news: Path) -> None:
     assert f"split 2 articles off story {tariffs} into new story {german}" in texts(app)
 
 
-def test_merge_into_a_related_story_and_undo(news: Path) -> None:
+def test_merge_into_a_related_story_and_undo(news: Location) -> None:
     toyota = story_of(news, newsdb.TOYOTA[0][2])
     xiaomi = story_of(news, newsdb.XIAOMI[0][2])
     app = run(STORY, story=str(toyota))
@@ -70,7 +92,7 @@ def test_merge_into_a_related_story_and_undo(news: Path) -> None:
     assert newsdb.query(news, "SELECT kind, undone IS NOT NULL FROM corrections") == [("merge", 1)]
 
 
-def test_move_an_article_to_a_story_found_by_search(news: Path) -> None:
+def test_move_an_article_to_a_story_found_by_search(news: Location) -> None:
     hostile = story_of(news, newsdb.HOSTILE_URL)
     toyota = story_of(news, newsdb.TOYOTA[0][2])
     app = run(STORY, story=str(hostile))
@@ -82,7 +104,9 @@ def test_move_an_article_to_a_story_found_by_search(news: Path) -> None:
     assert story_of(news, newsdb.HOSTILE_URL) == toyota
 
 
-def test_readonly_deployment_shows_no_editing(news: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readonly_deployment_shows_no_editing(
+    news: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AGGREGATOR_READONLY", "1")
     app = run(STORY, story=str(story_of(news, newsdb.TARIFFS[0][2])))
     page = texts(app)

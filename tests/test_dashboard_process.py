@@ -79,6 +79,7 @@ class Dashboard:
     """``aggregator dashboard`` on an empty database, started as a user would start it."""
 
     def __init__(self, tmp_path: Path) -> None:
+        # SQLite only: signals and process groups, whatever the database
         db = tmp_path / "dash.db"
         Store(db).close()
         self.port = free_port()

@@ -7,11 +7,11 @@ its feed (an exception, a stall, a poisoned transaction) would show up as a miss
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dbs
 from click.testing import CliRunner
 from faultserver import MB, HashEmbedder, drip, endless, gzip_bomb, hang, page, redirect, rss
 from httpserver import LocalServer, Route
@@ -22,12 +22,13 @@ from aggregator.entities import KnowledgeBase
 from aggregator.models import Feed
 from aggregator.pipeline import Pipeline
 from aggregator.store import Store, parse_iso
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 XML = "application/rss+xml"
 
 
-def fast_settings(db: Path, **overrides: Any) -> Settings:
+def fast_settings(db: Location, **overrides: Any) -> Settings:
     """Small timeouts and caps so that every fault resolves within a second or two."""
     values: dict[str, Any] = {
         "db": db,
@@ -48,29 +49,19 @@ def fast_settings(db: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def make_pipeline(db: Path, **overrides: Any) -> Pipeline:
+def make_pipeline(db: Location, **overrides: Any) -> Pipeline:
     settings = fast_settings(db, **overrides)
     return Pipeline(
         settings, Store(settings.db), HashEmbedder(), KnowledgeBase.load(settings.entities)
     )
 
 
-def feed_rows(db: Path) -> dict[str, dict[str, Any]]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {row["name"]: dict(row) for row in conn.execute("SELECT * FROM feeds")}
-    finally:
-        conn.close()
+def feed_rows(db: Location) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in dbs.dicts(db, "SELECT * FROM feeds")}
 
 
-def article_rows(db: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute("SELECT * FROM articles ORDER BY id")]
-    finally:
-        conn.close()
+def article_rows(db: Location) -> list[dict[str, Any]]:
+    return dbs.dicts(db, "SELECT * FROM articles ORDER BY id")
 
 
 def serve_good(server: LocalServer, name: str, count: int = 2) -> Feed:
@@ -166,11 +157,11 @@ EXPECTED_FAILURES = {
 
 
 def test_every_fault_ends_in_its_own_state_and_good_feeds_are_stored(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location
 ) -> None:
     good = [serve_good(server, "Alpha Motors"), serve_good(server, "Beta Wheels")]
     faults = serve_faults(server)
-    pipeline = make_pipeline(tmp_path / "faults.db")
+    pipeline = make_pipeline(db)
     report = pipeline.refresh([good[0], *faults, good[1]])
 
     assert report.feeds_failed == len(EXPECTED_FAILURES)
@@ -220,14 +211,13 @@ def test_every_fault_ends_in_its_own_state_and_good_feeds_are_stored(
 
 
 def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location
 ) -> None:
     good = serve_good(server, "Alpha Motors")
     server.routes["/gone.xml"] = Route(b"gone", status=410)
     server.routes["/error.xml"] = Route(b"oops", status=500)
     gone = Feed("Gone", server.url("/gone.xml"), "en", (), allow_private=True)
     error = Feed("Error", server.url("/error.xml"), "en", (), allow_private=True)
-    db = tmp_path / "pause.db"
     pipeline = make_pipeline(db)
     pipeline.refresh([good, gone, error])
     second = pipeline.refresh([good, gone, error], force=True)
@@ -266,7 +256,7 @@ def test_backoff_grows_permanent_failures_pause_and_reset_resumes(
     assert "Gone" not in fourth.failures and feed_rows(db)["Gone"]["last_success"] is not None
 
 
-def test_ttl_and_cache_control_set_next_due(server: LocalServer, tmp_path: Path) -> None:
+def test_ttl_and_cache_control_set_next_due(server: LocalServer, db: Location) -> None:
     base = server.base_url
     server.routes["/ttl.xml"] = Route(rss("TTL", base, [], extra="<ttl>90</ttl>"), content_type=XML)
     server.routes["/cc.xml"] = Route(
@@ -276,7 +266,7 @@ def test_ttl_and_cache_control_set_next_due(server: LocalServer, tmp_path: Path)
         Feed("TTL", server.url("/ttl.xml"), "en", (), allow_private=True),
         Feed("CC", server.url("/cc.xml"), "en", (), allow_private=True),
     ]
-    pipeline = make_pipeline(tmp_path / "ttl.db")
+    pipeline = make_pipeline(db)
     pipeline.refresh(feeds)
     rows = feed_rows(pipeline.settings.db)
     assert due_in(rows["TTL"]) == 90 * 60 and rows["TTL"]["ttl_minutes"] == 90
@@ -287,7 +277,7 @@ def test_ttl_and_cache_control_set_next_due(server: LocalServer, tmp_path: Path)
 
 
 def test_changed_guids_and_tracking_parameters_add_nothing(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location
 ) -> None:
     base = server.base_url
     items = [("g-1", "/n/a.html", "Rivian layoffs"), ("g-2", "/n/b.html", "Lucid Gravity")]
@@ -295,7 +285,7 @@ def test_changed_guids_and_tracking_parameters_add_nothing(
     for _, path, title in items:
         server.routes[path] = Route(page(title))
     feed = Feed("G", server.url("/g.xml"), "en", (), allow_private=True)
-    pipeline = make_pipeline(tmp_path / "guid.db")
+    pipeline = make_pipeline(db)
     assert pipeline.refresh([feed]).new_articles == 2
     changed = [
         ("g-1-v2", "/n/a.html?utm_source=rss&amp;utm_medium=feed", "Rivian layoffs"),
@@ -308,14 +298,14 @@ def test_changed_guids_and_tracking_parameters_add_nothing(
 
 
 def test_redirect_to_a_private_address_fails_only_that_feed(
-    server: LocalServer, tmp_path: Path, loopback_is_public: None
+    server: LocalServer, db: Location, loopback_is_public: None
 ) -> None:
     port = server.httpd.server_address[1]
     server.routes["/hop.xml"] = Route(handler=redirect(f"http://127.0.0.2:{port}/admin", 302))
     good = serve_good(server, "Public Wire")
     public = Feed(good.name, good.url, "en", ())  # no allow_private, still fetched
     hop = Feed("Hop", server.url("/hop.xml"), "en", ())
-    pipeline = make_pipeline(tmp_path / "hop.db")
+    pipeline = make_pipeline(db)
     report = pipeline.refresh([hop, public])
     rows = feed_rows(pipeline.settings.db)
     assert report.failures.keys() == {"Hop"}
@@ -325,14 +315,14 @@ def test_redirect_to_a_private_address_fails_only_that_feed(
     assert len(article_rows(pipeline.settings.db)) == 2
 
 
-def test_article_pages_that_fail_keep_the_summary(server: LocalServer, tmp_path: Path) -> None:
+def test_article_pages_that_fail_keep_the_summary(server: LocalServer, db: Location) -> None:
     base = server.base_url
     items = [("p-1", "/p/hang.html", "Page hangs"), ("p-2", "/p/huge.html", "Page huge")]
     server.routes["/p.xml"] = Route(rss("P", base, items), content_type=XML)
     server.routes["/p/hang.html"] = Route(handler=hang(3))
     server.routes["/p/huge.html"] = Route(handler=endless(50 * MB))
     feed = Feed("P", server.url("/p.xml"), "en", (), allow_private=True)
-    pipeline = make_pipeline(tmp_path / "pages.db")
+    pipeline = make_pipeline(db)
     report = pipeline.refresh([feed])
     assert report.feeds_ok == 1 and report.new_articles == 2
     stored = article_rows(pipeline.settings.db)
@@ -343,12 +333,12 @@ def test_article_pages_that_fail_keep_the_summary(server: LocalServer, tmp_path:
     }
 
 
-def test_recorded_next_due_is_in_the_future(server: LocalServer, tmp_path: Path) -> None:
+def test_recorded_next_due_is_in_the_future(server: LocalServer, db: Location) -> None:
     server.routes["/busy.xml"] = Route(
         b"later", status=503, headers={"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}
     )
     feed = Feed("Busy", server.url("/busy.xml"), "en", (), allow_private=True)
-    pipeline = make_pipeline(tmp_path / "busy.db")
+    pipeline = make_pipeline(db)
     pipeline.refresh([feed])
     due = parse_iso(feed_rows(pipeline.settings.db)["Busy"]["next_due"])
     assert due is not None
@@ -357,7 +347,7 @@ def test_recorded_next_due_is_in_the_future(server: LocalServer, tmp_path: Path)
 
 
 def test_run_deadline_stops_the_run_and_leaves_late_feeds_due(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location
 ) -> None:
     from aggregator.pipeline import FEED_WORKERS
 
@@ -369,7 +359,7 @@ def test_run_deadline_stops_the_run_and_leaves_late_feeds_due(
     ]
     for n in range(FEED_WORKERS + 2):
         server.routes[f"/drip.xml?n={n}"] = server.routes["/drip.xml"]
-    pipeline = make_pipeline(tmp_path / "deadline.db", run_deadline=1.5, feed_deadline=30.0)
+    pipeline = make_pipeline(db, run_deadline=1.5, feed_deadline=30.0)
     report = pipeline.refresh(feeds)
     rows = feed_rows(pipeline.settings.db)
     # the first wave is cut by the run deadline (the feed deadline alone would allow 30 s) ...
@@ -383,7 +373,7 @@ def test_run_deadline_stops_the_run_and_leaves_late_feeds_due(
 
 
 def test_page_titles_and_private_article_links_are_untrusted(
-    server: LocalServer, tmp_path: Path, loopback_is_public: None
+    server: LocalServer, db: Location, loopback_is_public: None
 ) -> None:
     port = server.httpd.server_address[1]
     escaped = "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;"
@@ -400,7 +390,7 @@ def test_page_titles_and_private_article_links_are_untrusted(
         page("Plant news").replace(b"<title>Plant news", f"<title>{escaped}Plant news".encode())
     )
     server.routes["/u/private.html"] = Route(page("Private link"))
-    pipeline = make_pipeline(tmp_path / "untrusted.db")
+    pipeline = make_pipeline(db)
     report = pipeline.refresh([Feed("U", server.url("/u.xml"), "en", ())])
     assert report.new_articles == 2
     stored = {a["url"]: a for a in article_rows(pipeline.settings.db)}

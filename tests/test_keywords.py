@@ -8,11 +8,11 @@ keyword of every story against the text of the story's articles.
 from __future__ import annotations
 
 import json
-import sqlite3
 import unicodedata
 from collections import defaultdict
 from datetime import UTC, datetime
 
+import dbs
 import numpy as np
 import pytest
 import regex
@@ -52,13 +52,12 @@ def whole_word_in(keyword: str, text: str) -> bool:
 
 
 def stories_and_texts(demo_run: DemoRun) -> list[tuple[int, list[str], str]]:
-    with sqlite3.connect(f"file:{demo_run.db}?mode=ro", uri=True) as conn:
-        texts: dict[int, list[str]] = defaultdict(list)
-        for story_id, title, text in conn.execute(
-            "SELECT story_id, title, text FROM articles WHERE story_id IS NOT NULL"
-        ):
-            texts[story_id].append(f"{title}\n{text}")
-        rows = conn.execute("SELECT id, keywords FROM stories ORDER BY id").fetchall()
+    texts: dict[int, list[str]] = defaultdict(list)
+    for story_id, title, text in dbs.query(
+        demo_run.db, "SELECT story_id, title, text FROM articles WHERE story_id IS NOT NULL"
+    ):
+        texts[story_id].append(f"{title}\n{text}")
+    rows = dbs.query(demo_run.db, "SELECT id, keywords FROM stories ORDER BY id")
     return [(sid, json.loads(kw), "\n".join(texts[sid])) for sid, kw in rows]
 
 

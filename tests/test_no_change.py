@@ -6,10 +6,10 @@ validators. Both must end as "unchanged" before a page is requested or a text re
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+import dbs
 from faultserver import HashEmbedder
 from httpserver import LocalServer, Route
 
@@ -19,6 +19,7 @@ from aggregator.entities import KnowledgeBase
 from aggregator.models import Feed
 from aggregator.pipeline import Pipeline
 from aggregator.store import Store
+from aggregator.store.engine import Location
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = Path(__file__).parent / "fixtures" / "site"
@@ -69,7 +70,7 @@ def serve(server: LocalServer) -> list[Feed]:
     ]
 
 
-def refresh(db: Path, feeds: list[Feed], embedder: WatchedEmbedder) -> tuple[int, int]:
+def refresh(db: Location, feeds: list[Feed], embedder: WatchedEmbedder) -> tuple[int, int]:
     settings = Settings(db=db, entities=REPO / "data" / "entities.yaml")
     pipeline = Pipeline(settings, Store(db), embedder, KnowledgeBase.load(settings.entities))
     try:
@@ -79,11 +80,10 @@ def refresh(db: Path, feeds: list[Feed], embedder: WatchedEmbedder) -> tuple[int
     return report.feeds_unchanged, report.new_articles
 
 
-def embeddings(db: Path) -> list[tuple[int, str, str, bytes]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT article_id, field, text_hash, vector FROM embeddings ORDER BY 1, 2"
-        ).fetchall()
+def embeddings(db: Location) -> list[tuple[int, str, str, bytes]]:
+    rows = dbs.query(
+        db, "SELECT article_id, field, text_hash, vector FROM embeddings ORDER BY 1, 2"
+    )
     return [(int(a), str(f), str(h), bytes(v)) for a, f, h, v in rows]
 
 
@@ -92,10 +92,9 @@ def pages(server: LocalServer) -> list[str]:
 
 
 def test_second_refresh_of_unchanged_feeds_fetches_and_embeds_nothing(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, db: Location
 ) -> None:
     feeds = serve(server)
-    db = tmp_path / "news.db"
     first = WatchedEmbedder()
     unchanged, new = refresh(db, feeds, first)
     assert (unchanged, new) == (0, 4)

@@ -12,6 +12,7 @@ from test_watch import BATCH_ONE, BATCH_TWO, T0, add, make_pipeline, record
 
 from aggregator.cli import cli
 from aggregator.publish import publish, story_tag
+from aggregator.store.engine import Location
 from aggregator.store.read import Reader
 from aggregator.watch import run_watches
 
@@ -25,17 +26,17 @@ HOSTILE = record(
 HOSTILE["url"] = "javascript:alert(1)"
 
 
-def build(tmp_path: Path, batches: list[list[dict]]) -> Path:
-    pipeline = make_pipeline(tmp_path / "pub.db")
+def build(db: Location, batches: list[list[dict]]) -> Location:
+    pipeline = make_pipeline(db)
     add(pipeline.store, "xiaomi", "xiaomi")
     for batch in batches:
         pipeline.import_records(batch)
         run_watches(pipeline.store, pipeline.embedder, now=T0)
     pipeline.store.close()
-    return tmp_path / "pub.db"
+    return db
 
 
-def write(database: Path, out: Path) -> None:
+def write(database: Location, out: Path) -> None:
     with Reader(database) as reader:
         publish(reader, out, base_url="https://example.org/feeds", now=T0 + timedelta(days=1))
 
@@ -45,8 +46,8 @@ def entries(path: Path) -> dict[str, ET.Element]:
     return {e.findtext(f"{A}id") or "": e for e in root.findall(f"{A}entry")}
 
 
-def test_feeds_have_every_element_rfc_4287_requires(tmp_path: Path) -> None:
-    database = build(tmp_path, [BATCH_ONE, BATCH_TWO])
+def test_feeds_have_every_element_rfc_4287_requires(db: Location, tmp_path: Path) -> None:
+    database = build(db, [BATCH_ONE, BATCH_TWO])
     write(database, tmp_path / "out")
     for name in ("top.atom", "watch-xiaomi.atom"):
         root = ET.parse(tmp_path / "out" / name).getroot()
@@ -67,8 +68,8 @@ def test_feeds_have_every_element_rfc_4287_requires(tmp_path: Path) -> None:
             assert (entry.findtext(f"{A}id") or "").startswith("tag:aggregator.localhost,2024:")
 
 
-def test_feedparser_reads_stories_back(tmp_path: Path) -> None:
-    database = build(tmp_path, [BATCH_ONE, BATCH_TWO])
+def test_feedparser_reads_stories_back(db: Location, tmp_path: Path) -> None:
+    database = build(db, [BATCH_ONE, BATCH_TWO])
     write(database, tmp_path / "out")
     parsed = feedparser.parse(str(tmp_path / "out" / "top.atom"))
     assert not parsed.bozo, parsed.get("bozo_exception")
@@ -87,8 +88,8 @@ def test_feedparser_reads_stories_back(tmp_path: Path) -> None:
     assert "Xiaomi SU7 crash test" in text and "BYD cuts Seal prices" not in text
 
 
-def test_feed_text_is_escaped_and_only_http_links_are_written(tmp_path: Path) -> None:
-    database = build(tmp_path, [[*BATCH_ONE, HOSTILE]])
+def test_feed_text_is_escaped_and_only_http_links_are_written(db: Location, tmp_path: Path) -> None:
+    database = build(db, [[*BATCH_ONE, HOSTILE]])
     write(database, tmp_path / "out")
     raw = (tmp_path / "out" / "watch-xiaomi.atom").read_text(encoding="utf-8")
     assert "price < 30k" not in raw and "price &lt; 30k &amp;" in raw
@@ -99,15 +100,15 @@ def test_feed_text_is_escaped_and_only_http_links_are_written(tmp_path: Path) ->
     assert 'Xiaomi SU7: price < 30k & "R&D"' in contents  # the reader shows it as text
 
 
-def test_entry_ids_are_stable_when_a_refresh_grows_a_story(tmp_path: Path) -> None:
-    pipeline = make_pipeline(tmp_path / "pub.db")
+def test_entry_ids_are_stable_when_a_refresh_grows_a_story(db: Location, tmp_path: Path) -> None:
+    pipeline = make_pipeline(db)
     add(pipeline.store, "xiaomi", "xiaomi")
     pipeline.import_records(BATCH_ONE)
     run_watches(pipeline.store, pipeline.embedder, now=T0)
     pipeline.store.close()
-    write(tmp_path / "pub.db", tmp_path / "one")
+    write(db, tmp_path / "one")
     before = entries(tmp_path / "one" / "top.atom")
-    pipeline = make_pipeline(tmp_path / "pub.db")
+    pipeline = make_pipeline(db)
     pipeline.import_records(
         [
             record(
@@ -118,7 +119,7 @@ def test_entry_ids_are_stable_when_a_refresh_grows_a_story(tmp_path: Path) -> No
         ]
     )
     pipeline.store.close()
-    write(tmp_path / "pub.db", tmp_path / "two")
+    write(db, tmp_path / "two")
     after = entries(tmp_path / "two" / "top.atom")
     assert set(before) <= set(after)
     grown = [
@@ -128,14 +129,14 @@ def test_entry_ids_are_stable_when_a_refresh_grows_a_story(tmp_path: Path) -> No
     ]
     assert len(grown) == 1
     # publishing twice from the same data gives the same bytes
-    write(tmp_path / "pub.db", tmp_path / "three")
+    write(db, tmp_path / "three")
     assert (tmp_path / "two" / "top.atom").read_bytes() == (
         tmp_path / "three" / "top.atom"
     ).read_bytes()
 
 
-def test_cli_publish(tmp_path: Path) -> None:
-    database = build(tmp_path, [BATCH_ONE])
+def test_cli_publish(db: Location, tmp_path: Path) -> None:
+    database = build(db, [BATCH_ONE])
     result = CliRunner().invoke(
         cli, ["--db", str(database), "publish", "--out", str(tmp_path / "o")]
     )

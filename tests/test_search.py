@@ -15,6 +15,7 @@ import dbs
 import newsdb
 import numpy as np
 import pytest
+from conftest import shared_db
 from dbs import BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,13 +53,8 @@ def news(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Location]:
     """The small news database, once per module on each engine."""
-    if request.param == "sqlite":
-        yield newsdb.build(tmp_path_factory.mktemp("search") / "news.db")
-        return
-    server = request.getfixturevalue("postgres")
-    url = server.new_database()
-    yield newsdb.build(url)
-    server.drop(url)
+    with shared_db(request, tmp_path_factory) as db:
+        yield newsdb.build(db)
 
 
 def titles(rows: list[ArticleRow]) -> list[str]:
@@ -208,6 +204,7 @@ def test_bigram_index_follows_inserts_updates_and_deletes(chinese: Location) -> 
 
 
 def test_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None:
+    # SQLite only: an old file's FTS5 tables; PostgreSQL's migration 3 adds no index
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
     for script in MIGRATIONS[:2]:
@@ -301,6 +298,7 @@ def test_hindi_words_are_indexed_whole(news: Location) -> None:
 
 
 def test_migration_builds_the_search_index_for_articles_stored_before_it(tmp_path: Path) -> None:
+    # SQLite only: the FTS5 index of migration 8; PostgreSQL's full-text vector is generated
     db = tmp_path / "v5.db"
     conn = sqlite3.connect(db)
     for script in MIGRATIONS[:5]:
@@ -571,6 +569,7 @@ def test_english_query_finds_the_event_in_hindi_and_chinese_with_e5(db: Location
 
 
 def test_reader_on_an_older_schema_says_how_to_upgrade(tmp_path: Path) -> None:
+    # SQLite only: PRAGMA user_version; test_store holds the PostgreSQL twin
     import sqlite3
 
     from aggregator.errors import StorageError
@@ -582,3 +581,71 @@ def test_reader_on_an_older_schema_says_how_to_upgrade(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 1")
     with pytest.raises(StorageError, match="aggregator refresh"):
         Reader(path)
+
+
+# --- the same ranking on both engines -----------------------------------------------------------
+
+SAME_RANKING = [
+    # the word as written or only its stem, in the title or only in the body
+    ("stem-title", "en", "EU tariff on Chinese electric cars takes effect",
+     "Brussels confirmed the decision on Thursday after a long investigation into subsidies."),
+    ("exact-body", "en", "Brussels acts on Chinese electric cars",
+     "The European Commission confirmed tariffs on Thursday after a long investigation."),
+    ("exact-title", "en", "EU tariffs on Chinese electric cars take effect",
+     "Brussels confirmed the decision on Thursday after a long investigation into subsidies."),
+    ("stem-body", "en", "Brussels acts on Chinese cars again",
+     "The European Commission confirmed a tariff on Thursday after a long investigation."),
+    ("de-exact", "de", "EU verhängt Zölle auf Elektroautos aus China",
+     "Die Kommission bestätigte die Entscheidung am Donnerstag nach langer Prüfung."),
+    ("de-stem", "de", "EU verhängt einen Zoll auf Elektroautos aus China",
+     "Die Kommission bestätigte die Entscheidung am Donnerstag nach langer Prüfung."),
+    ("xiaomi-zh", "zh", "小米SU7交付量突破1万台",
+     "小米汽车宣布，小米SU7交付量已突破1万台，北京工厂将增加第二班次。"),
+    ("xiaomi-en", "en", "Xiaomi SU7 deliveries pass 10,000",
+     "Xiaomi said deliveries of its SU7 electric sedan passed 10,000 units in three weeks."),
+    ("toyota", "en", "Toyota posts record profit on hybrid sales",
+     "Toyota reported a record operating profit as hybrid sales rose and the yen weakened."),
+    ("byd", "en", "BYD opens its first European car plant in Hungary",
+     "BYD will build electric cars in Szeged from next year, the company said on Thursday."),
+]  # fmt: skip
+
+
+def fill(db: Location, rows: list[tuple[str, str, str, str]]) -> Location:
+    newsdb.empty(db)
+    records = [
+        {"id": key, "language": language, "title": title, "text": text,
+         "url": f"https://same.example/{key}", "published": "2024-04-15T08:00:00Z"}
+        for key, language, title, text in rows
+    ]  # fmt: skip
+    with Store(db) as store, store.transaction() as conn:
+        store.insert_articles(
+            conn,
+            [(article_from_record(r, n, "t"), []) for n, r in enumerate(records)],
+            fetched=newsdb.NOW,
+        )
+    return db
+
+
+def test_the_same_articles_rank_the_same_on_both_engines(
+    tmp_path: Path, postgres: dbs.PostgresServer
+) -> None:
+    """The word as written above its stem, the title above the body, the same ties: BM25 on
+    SQLite and ``ts_rank`` on PostgreSQL order these articles alike. (Their curves differ, so
+    this holds for articles of like length in one script: Chinese bigrams count as words on
+    SQLite, and a mixed-script article's length differs between the engines.)"""
+    queries = ("tariffs", "tariff", "Zölle", "Zoll", "小米", "Xiaomi deliveries",
+               "Chinese electric cars", "Thursday", "record profit")  # fmt: skip
+    url = postgres.new_database()
+    try:
+        found = []
+        for where in (fill(tmp_path / "same.db", SAME_RANKING), fill(url, SAME_RANKING)):
+            with Reader(where) as reader:
+                found.append(
+                    {q: [h.external_id or "" for h in reader.search_keyword(q)] for q in queries}
+                )
+    finally:
+        postgres.drop(url)
+    sqlite, postgresql = found
+    assert sqlite["tariffs"] == ["exact-title", "exact-body", "stem-title", "stem-body"]
+    assert sqlite["Zoll"] == ["de-stem", "de-exact"]
+    assert postgresql == sqlite

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_a_failed_write_reports_its_own_error_even_when_rollback_fails(tmp_path: Path) -> None:
+    # SQLite only: a ROLLBACK statement inside the store's transaction ends SQLite's
     store = Store(tmp_path / "t.db")
     with (
         pytest.raises(ValueError, match="the write failed") as caught,
@@ -57,6 +58,25 @@ def test_a_bad_statement_is_a_storage_error_that_names_the_database(db: Location
         conn.execute("SELECT * FROM no_such_table")
     with Store(db) as store:  # and the database is still usable
         assert store.start_run(datetime.now(UTC)) == 1
+
+
+def test_a_readers_data_version_changes_with_each_commit_elsewhere_and_only_then(
+    db: Location,
+) -> None:
+    Store(db).close()
+    with Reader(db) as reader:
+        before = reader.data_version()
+        assert reader.counts()["articles"] == 0
+        assert reader.data_version() == before  # reading changes nothing
+        script = (
+            "import sys; from datetime import datetime, UTC; from aggregator.store import Store; "
+            "Store(sys.argv[1]).start_run(datetime.now(UTC))"
+        )
+        subprocess.run([sys.executable, "-c", script, str(db)], check=True, cwd=REPO)
+        after = reader.data_version()
+        assert after != before  # another process committed
+        assert reader.data_version() == after
+        assert reader.refresh_running()
 
 
 def test_both_engines_reach_the_same_schema_version(db: Location) -> None:

@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import newsdb
 import pytest
+from conftest import shared_db
+from dbs import BACKENDS
 from streamlit.testing.v1 import AppTest
 
-from aggregator.store import connect
+from aggregator.store import Store
+from aggregator.store.engine import Location
 from aggregator.text import excerpt
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py")
 LONG = " ".join(["Xiaomi's factory in Beijing adds a second shift for the SU7 sedan."] * 12)
 
 
-@pytest.fixture(scope="module")
-def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared test news, with one article long enough to need an excerpt."""
-    db = newsdb.build(tmp_path_factory.mktemp("story-page") / "news.db")
-    conn = connect(db)  # the store's connection: the search index's triggers need its functions
-    try:
-        conn.execute(
-            "UPDATE articles SET text = ? WHERE url = ?",
-            (LONG, "https://voltwire.example/su7-deliveries"),
-        )
-    finally:
-        conn.close()
-    return db
+@pytest.fixture(scope="module", params=BACKENDS)
+def news(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Location]:
+    """The shared test news, with one article long enough to need an excerpt, on each engine."""
+    with shared_db(request, tmp_path_factory) as db:
+        newsdb.build(db)
+        # the store's connection: the search index's triggers need its functions
+        with Store(db) as store, store.transaction() as conn:
+            conn.execute(
+                "UPDATE articles SET text = ? WHERE url = ?",
+                (LONG, "https://voltwire.example/su7-deliveries"),
+            )
+        yield db
 
 
-def run(db: Path, page: str, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
+def run(db: Location, page: str, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
     monkeypatch.setenv("AGGREGATOR_DB", str(db))
     monkeypatch.setenv("AGGREGATOR_MODEL", "minilm")
     app = AppTest.from_file(APP, default_timeout=120)
@@ -76,7 +81,7 @@ def test_excerpt_of_unspaced_text_keeps_letters_whole() -> None:
 
 
 def test_story_page_excerpt_is_cut_at_a_word_with_an_ellipsis(
-    news: Path, monkeypatch: pytest.MonkeyPatch
+    news: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     story_id = newsdb.story_of(news, newsdb.XIAOMI[0][3])
     app = run(news, "app_pages/story.py", monkeypatch, story=str(story_id))
@@ -92,7 +97,9 @@ def test_story_page_excerpt_is_cut_at_a_word_with_an_ellipsis(
 # --- charts ----------------------------------------------------------------------------------
 
 
-def test_story_coverage_chart_has_a_time_axis(news: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_story_coverage_chart_has_a_time_axis(
+    news: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     story_id = newsdb.story_of(news, newsdb.XIAOMI[0][3])
     app = run(news, "app_pages/story.py", monkeypatch, story=str(story_id))
     (spec,) = charts(app)
@@ -100,7 +107,7 @@ def test_story_coverage_chart_has_a_time_axis(news: Path, monkeypatch: pytest.Mo
 
 
 def test_mentions_over_time_has_every_day_on_a_time_axis(
-    news: Path, monkeypatch: pytest.MonkeyPatch
+    news: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = run(news, "app_pages/entities.py", monkeypatch, entity="xiaomi")
     (spec,) = charts(app)

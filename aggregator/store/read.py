@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,21 @@ class Reader(StoryQueries, ArticleQueries, CorrectionQueries):
         check_version(str(path), version)
         self._indexes: dict[str, CachedIndex] = {}
         self._story_indexes: dict[str, tuple[str, VectorIndex]] = {}
+        self._opened = uuid.uuid4().hex
 
     def close(self) -> None:
         self.conn.close()
+
+    def data_version(self) -> str:
+        """A token that changes whenever anything is committed to the database, by any process
+        or machine: what a long-lived reader (the dashboard) keys its cached reads by, so that
+        the first read after a refresh elsewhere sees it.
+
+        On SQLite, ``PRAGMA data_version`` on this connection (it changes when another
+        connection commits), with this reader's own mark, since the pragma counts per
+        connection."""
+        row = self.conn.execute("PRAGMA data_version").fetchone()
+        return f"{self._opened}:{int(row[0])}"
 
     def __enter__(self) -> Reader:
         return self

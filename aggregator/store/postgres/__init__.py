@@ -228,6 +228,13 @@ class PostgresReader(Reader):
         self._story_indexes: dict[str, tuple[str, VectorIndex]] = {}
         self._keywords = KeywordSearch(self.conn)
 
+    def data_version(self) -> str:
+        """The server's transaction snapshot (next transaction id, those in progress): it changes
+        whenever a write anywhere on the server starts or commits, so a commit made on another
+        machine is never missed (a write to another database only costs a needless reread)."""
+        row = self.conn.execute("SELECT pg_current_snapshot()::text").fetchone()
+        return str(row[0])
+
     def _keyword_scores(
         self,
         query: str,

