@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -28,6 +28,9 @@ from aggregator.store.fts import register_functions
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.text import content_hash
 from aggregator.urls import url_key
+
+if TYPE_CHECKING:
+    from aggregator.store.bulk import BulkLoad
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -244,6 +247,12 @@ class Store:
                     conn.execute(f"PRAGMA user_version = {number + 1}")
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot migrate {self.path}: {exc}") from exc
+
+    def bulk_load(self) -> BulkLoad:
+        """A bulk load into this database (:mod:`aggregator.store.bulk`), used as a context."""
+        from aggregator.store.bulk import BulkLoad
+
+        return BulkLoad(self)
 
     # feeds ----------------------------------------------------------------------------------
 

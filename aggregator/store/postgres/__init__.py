@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import LockedError, StorageError
 from aggregator.models import Feed
@@ -31,6 +31,9 @@ from aggregator.store.records import Filters
 from aggregator.store.schema import SCHEMA_VERSION
 from aggregator.store.stories import HALF_LIFE_HOURS
 from aggregator.store.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from aggregator.store.postgres.bulk import PgBulkLoad
 
 # advisory lock keys (any bigint the application reserves)
 MIGRATE_LOCK = 0x61677201
@@ -110,6 +113,13 @@ class PostgresStore(Store):
             for number in range(version, SCHEMA_VERSION):
                 conn.execute(steps[number])
                 conn.execute("UPDATE schema_version SET version = ?", (number + 1,))
+
+    def bulk_load(self) -> PgBulkLoad:
+        """A bulk load by ``COPY``, the search indexes built at the end
+        (:mod:`aggregator.store.postgres.bulk`)."""
+        from aggregator.store.postgres.bulk import PgBulkLoad
+
+        return PgBulkLoad(self)
 
     def sync_feeds(self, feeds: Sequence[Feed]) -> None:
         """Make the feeds table list the configured feeds, keeping their state."""

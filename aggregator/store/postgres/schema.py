@@ -30,6 +30,14 @@ VECTOR_DIMENSIONS = 384
 """The width the HNSW index covers (MiniLM and multilingual-e5-small); vectors of another width
 are stored and searched exactly, without the index."""
 
+FULLTEXT_INDEX = "CREATE INDEX articles_fts ON articles USING gin (fts)"
+VECTOR_INDEX = (
+    "CREATE INDEX embeddings_hnsw ON embeddings "
+    f"USING hnsw ((embedding::vector({VECTOR_DIMENSIONS})) vector_cosine_ops) "
+    f"WHERE field = 'body' AND vector_dims(embedding) = {VECTOR_DIMENSIONS}"
+)
+"""The search indexes, as migration 1 creates them (and a bulk load rebuilds them)."""
+
 # ISO 639-1 codes and the text search configurations PostgreSQL ships for them; a language
 # without one (Chinese, Japanese, ...) is indexed with 'simple' only.
 LANGUAGE_CONFIGS: dict[str, str] = {
@@ -217,7 +225,7 @@ def migrations(available_configs: set[str]) -> list[str]:
         CREATE INDEX articles_hash ON articles(content_hash);
         CREATE INDEX articles_external ON articles(external_id);
         CREATE INDEX articles_unclustered ON articles(published, id) WHERE story_id IS NULL;
-        CREATE INDEX articles_fts ON articles USING gin (fts);
+        {FULLTEXT_INDEX};
         CREATE TABLE embeddings (
             article_id BIGINT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
             model TEXT NOT NULL,
@@ -228,9 +236,7 @@ def migrations(available_configs: set[str]) -> list[str]:
             PRIMARY KEY (article_id, model, field)
         );
         CREATE INDEX embeddings_hash ON embeddings(model, field, text_hash);
-        CREATE INDEX embeddings_hnsw ON embeddings
-            USING hnsw ((embedding::vector({VECTOR_DIMENSIONS})) vector_cosine_ops)
-            WHERE field = 'body' AND vector_dims(embedding) = {VECTOR_DIMENSIONS};
+        {VECTOR_INDEX};
         CREATE TABLE stories (
             id BIGINT PRIMARY KEY,
             created TEXT NOT NULL,

@@ -163,7 +163,8 @@ def watch_keyword_matches(
 
 def vector_literal(vector: Any) -> str:
     """A vector as pgvector's text form."""
-    return "[" + ",".join(f"{x:.8g}" for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+    values = np.asarray(vector, dtype=np.float32).tolist()
+    return "[" + ",".join(["%.8g"] * len(values)) % tuple(values) + "]"
 
 
 class PgVectorIndex:
