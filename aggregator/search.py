@@ -100,7 +100,7 @@ def semantic_by_vector(
     common filter costs one extra indexed lookup rather than listing every matching article.
     """
     index = reader.vector_index(LazyEmbedder(model).name)
-    if index.size == 0:
+    if index.empty:
         return []
     if filters == Filters():
         ids, scores = index.nearest(vector, limit)
@@ -120,7 +120,7 @@ def semantic(
     reader: Reader, query: str, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
     """Articles whose body embedding is closest to the query's, under the same model."""
-    if not query.strip() or reader.vector_index(LazyEmbedder(model).name).size == 0:
+    if not query.strip() or reader.vector_index(LazyEmbedder(model).name).empty:
         return []
     vector = embed_query(query, model)
     return semantic_by_vector(reader, vector, limit=limit, filters=filters, model=model)
@@ -163,7 +163,7 @@ def hybrid(
     """Keyword and semantic rankings fused, then widened to whole stories (see the module
     docstring)."""
     vector = None
-    if query.strip() and reader.vector_index(LazyEmbedder(model).name).size:
+    if query.strip() and not reader.vector_index(LazyEmbedder(model).name).empty:
         vector = embed_query(query, model)
     return hybrid_by_vector(
         reader, query, vector, limit=limit, filters=filters, model=model, entities=entities

@@ -175,13 +175,31 @@ class PgVectorIndex:
     def __init__(self, conn: Connection, model: str) -> None:
         self.conn = conn
         self.model = model
-        row = conn.execute(
-            "SELECT count(*), max(vector_dims(embedding)) FROM embeddings "
-            "WHERE model = ? AND field = 'body'",
-            (model,),
+        self._size: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no article has a body vector of this model (one indexed lookup)."""
+        if self._size is not None:
+            return self._size == 0
+        row = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM embeddings WHERE model = ? AND field = 'body')",
+            (self.model,),
         ).fetchone()
-        self.size = int(row[0])
-        self.dimensions = int(row[1] or 0)
+        return not row[0]
+
+    @property
+    def size(self) -> int:
+        """How many articles have a body vector of this model: counted once per index object,
+        and only when asked, since counting reads every vector's row (a search asks only when a
+        filter left too few of the nearest articles)."""
+        if self._size is None:
+            row = self.conn.execute(
+                "SELECT count(*) FROM embeddings WHERE model = ? AND field = 'body'",
+                (self.model,),
+            ).fetchone()
+            self._size = int(row[0])
+        return self._size
 
     @property
     def ids(self) -> list[int]:
@@ -196,7 +214,7 @@ class PgVectorIndex:
         self, vector: Any, k: int, *, allowed: Sequence[int] | None = None
     ) -> tuple[list[int], list[float]]:
         """The ``k`` ids nearest ``vector`` by cosine, best first; ``allowed`` restricts them."""
-        if self.size == 0 or k <= 0 or (allowed is not None and not allowed):
+        if k <= 0 or (allowed is not None and not allowed):
             return [], []
         width = len(np.asarray(vector))
         params: list[Any] = [vector_literal(vector), self.model]
