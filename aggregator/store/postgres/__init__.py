@@ -178,6 +178,13 @@ class PostgresReader(Reader):
         )
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def nearest_passing(
+        self, model: str, vector: Any, k: int, filters: Filters, *, oversample: int
+    ) -> tuple[list[int], list[float]]:
+        """The ``k`` nearest articles that pass ``filters``, in one query: the HNSW index
+        scanned on (iterative scan) until ``k`` rows pass (``oversample`` is not needed)."""
+        return PgVectorIndex(self.conn, model).nearest(vector, k, filters=filters)
+
     def vector_index(self, model: str) -> Any:
         """The body embeddings of ``model``, searched in the database (HNSW, cosine)."""
         return PgVectorIndex(self.conn, model)

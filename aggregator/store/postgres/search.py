@@ -257,9 +257,15 @@ class PgVectorIndex:
         return [int(r[0]) for r in rows]
 
     def nearest(
-        self, vector: Any, k: int, *, allowed: Sequence[int] | None = None
+        self,
+        vector: Any,
+        k: int,
+        *,
+        allowed: Sequence[int] | None = None,
+        filters: Filters | None = None,
     ) -> tuple[list[int], list[float]]:
-        """The ``k`` ids nearest ``vector`` by cosine, best first; ``allowed`` restricts them."""
+        """The ``k`` ids nearest ``vector`` by cosine, best first; ``allowed`` restricts them
+        to some ids, ``filters`` to the articles that pass them."""
         if k <= 0 or (allowed is not None and not allowed):
             return [], []
         width = len(np.asarray(vector))
@@ -274,12 +280,18 @@ class PgVectorIndex:
         if allowed is not None:
             where += " AND e.article_id = ANY(?)"
             params.append(list(allowed))
-        # the index returns ef_search candidates before filtering by model; iterative scans
-        # go on until k rows pass, in exact distance order
+        join = ""
+        if filters is not None and filters != Filters():
+            clauses, values = article_filters(filters)
+            join = "JOIN articles a ON a.id = e.article_id "
+            where += clauses
+            params += values
+        # the index returns ef_search candidates before filtering by model (and filters);
+        # iterative scans go on until k rows pass, in exact distance order
         self.conn.execute(f"SET hnsw.ef_search = {max(40, min(k, 1000))}")
         self.conn.execute("SET hnsw.iterative_scan = strict_order")
         rows = self.conn.execute(
-            f"SELECT e.article_id, {distance} AS distance FROM embeddings e "
+            f"SELECT e.article_id, {distance} AS distance FROM embeddings e {join}"
             f"WHERE e.field = 'body' AND e.model = ? {where} ORDER BY distance "
             "LIMIT ?",
             (*params, k),
