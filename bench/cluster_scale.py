@@ -51,6 +51,9 @@ from aggregator.store.read import Reader  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 CACHE = Path(tempfile.gettempdir()) / "aggregator-cluster-scale"
+DISTINCT = 1.5
+"""Each story's random offset from its event's text vectors: large, so that stories reusing
+an event's texts are distinct events to the clusterer, as the stories of a real window are."""
 
 
 class StoredVectorsOnly:
@@ -129,7 +132,13 @@ def main() -> int:
     times = {}
     with databases(args.engine, args.db) as make:
         for size in sizes:
-            corpus = Corpus(args.model, per_story=5, per_day=args.per_day, start=START)
+            corpus = Corpus(
+                args.model,
+                per_story=5,
+                per_day=args.per_day,
+                start=START,
+                story_spread=DISTINCT,
+            )
             built = f"bench_cluster_{size}_{args.per_day}"
             location = make(built, None)
             if args.rebuild or stored(location) != size:

@@ -44,7 +44,8 @@ from aggregator.urls import url_key  # noqa: E402
 
 DIM = 384
 STORY_SPREAD = 0.45
-"""Length of a story's random offset from its event's text vectors (they are unit length)."""
+"""Length of a story's random offset from its event's text vectors (they are unit length): the
+stories of one event stay close, as reports of one event over weeks do in a search."""
 ARTICLE_SPREAD = 0.3
 """Length of each article's own random offset."""
 BATCH = 20_000
@@ -123,7 +124,14 @@ class Corpus:
     """
 
     def __init__(
-        self, model: str, *, per_story: int, per_day: int, start: datetime, seed: int = 7
+        self,
+        model: str,
+        *,
+        per_story: int,
+        per_day: int,
+        start: datetime,
+        seed: int = 7,
+        story_spread: float = STORY_SPREAD,
     ) -> None:
         self.texts = demo_texts()
         self.model = model_name(model)
@@ -132,6 +140,7 @@ class Corpus:
         self.step = timedelta(days=1) / per_day
         self.start = start
         self.seed = seed
+        self.story_spread = story_spread
         events: dict[str, list[int]] = {}
         for number, text in enumerate(self.texts):
             events.setdefault(text.event, []).append(number)
@@ -159,7 +168,7 @@ class Corpus:
             own = np.random.default_rng((self.seed, n, 1)).standard_normal(DIM)
             vector = (
                 self.base[self.text_of(n)]
-                + STORY_SPREAD * story / DIM**0.5
+                + self.story_spread * story / DIM**0.5
                 + ARTICLE_SPREAD * own / DIM**0.5
             )
             matrix[offset] = vector / np.linalg.norm(vector)

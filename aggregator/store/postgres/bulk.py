@@ -1,10 +1,13 @@
 """Bulk loads on PostgreSQL: binary ``COPY``, with the search indexes built once at the end.
 
 Maintaining a GIN and an HNSW index row by row costs far more than building them once over the
-loaded table, so :meth:`PgBulkLoad.prepare` drops both (``articles_fts``, ``embeddings_hnsw``),
-the rows go in through ``COPY ... (FORMAT BINARY)`` a call at a time (each call one transaction;
-the generated ``tsvector`` is computed as the articles arrive), and :meth:`PgBulkLoad.finish`
-builds the indexes again, moves the id sequences past the loaded ids and runs ``ANALYZE``.
+loaded table, so a load into an empty database (:meth:`PgBulkLoad.prepare`) drops both
+(``articles_fts``, ``embeddings_hnsw``), the rows go in through ``COPY ... (FORMAT BINARY)`` a
+call at a time (each call one transaction; the generated ``tsvector`` is computed as the
+articles arrive), and :meth:`PgBulkLoad.finish`
+builds the indexes again, moves the id sequences past the loaded ids and runs ``ANALYZE``. A
+load into a database that holds articles already keeps the indexes, which index the new rows as
+they arrive: rebuilding them over a large archive would cost far more than a batch.
 Searches keep working during the load, without the indexes; the indexes are rebuilt even when a
 load fails half-way, so the database is never left without them.
 
@@ -69,13 +72,28 @@ class PgBulkLoad(BulkLoad):
     def __init__(self, store: PostgresStore, *, memory: str = "2GB") -> None:
         super().__init__(store)
         self.memory = memory
+        self.rebuild = False
 
     def prepare(self) -> None:
         with self.store.transaction() as conn:
+            self.rebuild = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM articles)").fetchone()[0]
+            if not self.rebuild:
+                return  # rebuilding a large archive's indexes costs more than indexing a batch
             for name, _ in INDEXES.values():
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
 
     def finish(self) -> None:
+        conn = self.store.conn
+        with self.store.lock:
+            if self.rebuild:
+                self._build_indexes()
+            advance_sequences(self.store)
+            began = time.perf_counter()
+            for table in self.loaded:
+                conn.execute(f"ANALYZE {table}")
+            self._time("analyze", began)
+
+    def _build_indexes(self) -> None:
         conn = self.store.conn
         with self.store.lock:
             conn.execute(f"SET maintenance_work_mem = '{self.memory}'")
@@ -88,11 +106,6 @@ class PgBulkLoad(BulkLoad):
             finally:
                 conn.execute("RESET maintenance_work_mem")
                 conn.execute("RESET max_parallel_maintenance_workers")
-            advance_sequences(self.store)
-            began = time.perf_counter()
-            for table in self.loaded:
-                conn.execute(f"ANALYZE {table}")
-            self._time("analyze", began)
 
     def rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         check_target(table, columns)
