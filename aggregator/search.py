@@ -93,24 +93,17 @@ def embed_query(query: str, model: str) -> Any:
 def semantic_by_vector(
     reader: Reader, vector: Any, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
-    """Articles whose body embedding under ``model`` is nearest ``vector``, best first.
-
-    With filters, the nearest ``OVERSAMPLE`` x ``limit`` candidates are filtered in SQL first;
-    only when too few of them pass is the search repeated over exactly the allowed ids, so a
-    common filter costs one extra indexed lookup rather than listing every matching article.
-    """
-    index = reader.vector_index(LazyEmbedder(model).name)
-    if index.size == 0:
+    """Articles whose body embedding under ``model`` is nearest ``vector``, best first; with
+    filters, the nearest of those that pass them (:meth:`Reader.nearest_passing`)."""
+    name = LazyEmbedder(model).name
+    index = reader.vector_index(name)
+    if index.empty:
         return []
     if filters == Filters():
         ids, scores = index.nearest(vector, limit)
-        rows = reader.articles_by_id(ids)
     else:
-        ids, scores = index.nearest(vector, max(limit * OVERSAMPLE, 500))
-        rows = reader.articles_by_id(ids, filters=filters)
-        if len(rows) < limit and len(ids) < index.size:
-            ids, scores = index.nearest(vector, limit, allowed=reader.filtered_ids(filters))
-            rows = reader.articles_by_id(ids)
+        ids, scores = reader.nearest_passing(name, vector, limit, filters, oversample=OVERSAMPLE)
+    rows = reader.articles_by_id(ids)
     score_of = dict(zip(ids, scores, strict=True))
     ranked = sorted(rows, key=lambda r: -score_of[r.id])[:limit]
     return [replace(r, rank=score_of[r.id]) for r in ranked]
@@ -120,7 +113,7 @@ def semantic(
     reader: Reader, query: str, *, limit: int, filters: Filters, model: str
 ) -> list[ArticleRow]:
     """Articles whose body embedding is closest to the query's, under the same model."""
-    if not query.strip() or reader.vector_index(LazyEmbedder(model).name).size == 0:
+    if not query.strip() or reader.vector_index(LazyEmbedder(model).name).empty:
         return []
     vector = embed_query(query, model)
     return semantic_by_vector(reader, vector, limit=limit, filters=filters, model=model)
@@ -163,7 +156,7 @@ def hybrid(
     """Keyword and semantic rankings fused, then widened to whole stories (see the module
     docstring)."""
     vector = None
-    if query.strip() and reader.vector_index(LazyEmbedder(model).name).size:
+    if query.strip() and not reader.vector_index(LazyEmbedder(model).name).empty:
         vector = embed_query(query, model)
     return hybrid_by_vector(
         reader, query, vector, limit=limit, filters=filters, model=model, entities=entities

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +33,13 @@ from aggregator.urls import url_key
 
 if TYPE_CHECKING:
     from aggregator.fetch import HostGate
+    from aggregator.store.bulk import BulkLoad
 
 BUSY_TIMEOUT_MS = 15_000
 # how long a correction or a refresh waits for another one's clustering
 DERIVE_WAIT_SECONDS = 300
+STALE_DAYS = 30
+"""How far back each refresh checks that story summaries agree with their articles."""
 
 Transaction = Connection
 """What ``Store.transaction()`` yields and the write methods take: the engine's connection
@@ -277,6 +280,12 @@ class Store:
                     conn.execute(f"PRAGMA user_version = {number + 1}")
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot migrate {self.path}: {exc}") from exc
+
+    def bulk_load(self) -> BulkLoad:
+        """A bulk load into this database (:mod:`aggregator.store.bulk`), used as a context."""
+        from aggregator.store.bulk import BulkLoad
+
+        return BulkLoad(self)
 
     # feeds ----------------------------------------------------------------------------------
 
@@ -697,13 +706,22 @@ class Store:
         return names
 
     def stale_stories(self) -> list[int]:
-        """Stories whose summary row is missing or counts other than their articles."""
+        """Stories whose summary row is missing or counts other than their articles, among the
+        stories of the last :data:`STALE_DAYS` days (before the newest article): those with a
+        summary row that recent, and those of the articles published since. Checking the whole
+        archive on every refresh would cost as much as the archive; these are the stories the
+        clustering and the front page work with."""
+        newest = parse_iso(self.conn.execute("SELECT max(published) FROM articles").fetchone()[0])
+        if newest is None:
+            return []
+        since = iso(newest - timedelta(days=STALE_DAYS))
         rows = self.conn.execute(
-            "SELECT a.story_id FROM articles a LEFT JOIN stories s ON s.id = a.story_id "
-            "WHERE a.story_id IS NOT NULL GROUP BY a.story_id "
-            "HAVING count(*) != coalesce(max(s.n_articles), -1) "
-            "UNION SELECT s.id FROM stories s "
-            "WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id)"
+            "WITH recent (id) AS (SELECT id FROM stories WHERE last_published >= ? "
+            " UNION SELECT story_id FROM articles WHERE published >= ? AND story_id IS NOT NULL) "
+            "SELECT r.id FROM recent r "
+            "WHERE coalesce((SELECT s.n_articles FROM stories s WHERE s.id = r.id), -1) "
+            " != (SELECT count(*) FROM articles a WHERE a.story_id = r.id) ORDER BY r.id",
+            (since, since),
         ).fetchall()
         return [int(r[0]) for r in rows]
 

@@ -128,6 +128,33 @@ class ArticleQueries(Queries):
         self._indexes[model] = CachedIndex(marker, index)
         return index
 
+    def nearest_passing(
+        self, model: str, vector: Any, k: int, filters: Filters, *, oversample: int
+    ) -> tuple[list[int], list[float]]:
+        """The ``k`` articles nearest ``vector`` (body embeddings of ``model``) that pass
+        ``filters``, best first, with their cosines.
+
+        The nearest ``oversample`` x ``k`` (at least 500) are filtered in SQL first; only when
+        too few of them pass is the search repeated over exactly the allowed ids, so a common
+        filter costs one extra indexed lookup rather than listing every matching article."""
+        index = self.vector_index(model)
+        ids, scores = index.nearest(vector, max(k * oversample, 500))
+        passing = set(self._passing(ids, filters))
+        if len(passing) < k and len(ids) < index.size:
+            return index.nearest(vector, k, allowed=self.filtered_ids(filters))
+        kept = [(i, s) for i, s in zip(ids, scores, strict=True) if i in passing][:k]
+        return [i for i, _ in kept], [s for _, s in kept]
+
+    def _passing(self, ids: Sequence[int], filters: Filters) -> list[int]:
+        if not ids:
+            return []
+        clauses, params = article_filters(filters)
+        rows = self._rows(
+            f"SELECT a.id FROM articles a WHERE a.id IN ({', '.join('?' * len(ids))}){clauses}",
+            (*ids, *params),
+        )
+        return [int(r[0]) for r in rows]
+
     def story_articles(
         self, ids: Sequence[int], *, filters: Filters | None = None
     ) -> dict[int, list[int]]:

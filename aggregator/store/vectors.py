@@ -34,6 +34,10 @@ class VectorIndex:
     def size(self) -> int:
         return len(self.ids)
 
+    @property
+    def empty(self) -> bool:
+        return not self.ids
+
     def position(self, article_id: int) -> int | None:
         return self._position.get(article_id)
 

@@ -44,6 +44,7 @@ from aggregator.store.vectors import VectorIndex
 
 if TYPE_CHECKING:
     from aggregator.fetch import HostGate
+    from aggregator.store.postgres.bulk import PgBulkLoad
 
 # advisory lock keys (any bigint the application reserves)
 MIGRATE_LOCK = 0x61677201
@@ -188,6 +189,13 @@ class PostgresStore(Store):
                 conn.execute(steps[number])
                 conn.execute("UPDATE schema_version SET version = ?", (number + 1,))
 
+    def bulk_load(self) -> PgBulkLoad:
+        """A bulk load by ``COPY``, the search indexes built at the end
+        (:mod:`aggregator.store.postgres.bulk`)."""
+        from aggregator.store.postgres.bulk import PgBulkLoad
+
+        return PgBulkLoad(self)
+
     def sync_feeds(self, feeds: Sequence[Feed]) -> None:
         """Make the feeds table list the configured feeds, keeping their state."""
         with self.transaction() as conn:
@@ -251,6 +259,13 @@ class PostgresReader(Reader):
             parsed.expression, "a.id", filters=filters or Filters(), limit=limit
         )
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def nearest_passing(
+        self, model: str, vector: Any, k: int, filters: Filters, *, oversample: int
+    ) -> tuple[list[int], list[float]]:
+        """The ``k`` nearest articles that pass ``filters``, in one query: the HNSW index
+        scanned on (iterative scan) until ``k`` rows pass (``oversample`` is not needed)."""
+        return PgVectorIndex(self.conn, model).nearest(vector, k, filters=filters)
 
     def vector_index(self, model: str) -> Any:
         """The body embeddings of ``model``, searched in the database (HNSW, cosine)."""

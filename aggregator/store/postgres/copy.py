@@ -23,6 +23,7 @@ from typing import Any
 from aggregator.errors import StorageError
 from aggregator.store import Store, connect, from_blob
 from aggregator.store.engine import Connection, describe
+from aggregator.store.postgres.bulk import advance_sequences
 from aggregator.store.postgres.search import vector_literal
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class Copy:
     def run(self) -> list[TableCheck]:
         """Copy every table, move the id sequences on, and check the result."""
         copied = {table: self._copy(table, columns) for table, columns in self.tables()}
-        self._advance_sequences()
+        advance_sequences(self.target)
         return self.verify(copied)
 
     def verify(self, copied: dict[str, int] | None = None) -> list[TableCheck]:
@@ -236,18 +237,6 @@ class Copy:
             self.progress(table, count)
         log.info("copied table=%s rows=%d", table, count)
         return count
-
-    def _advance_sequences(self) -> None:
-        rows = self.target.conn.execute(
-            "SELECT table_name::text FROM information_schema.columns WHERE table_schema = "
-            "current_schema() AND column_name = 'id' AND is_identity = 'YES'"
-        ).fetchall()
-        with self.target.transaction() as conn:
-            for (table,) in rows:
-                conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
-                )
 
 
 def copy_to_sqlite(source: str, target: Path) -> None:

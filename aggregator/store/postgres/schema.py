@@ -11,7 +11,7 @@ Differences from SQLite, each for a reason:
   the words as written ('simple', folded to lower case without diacritics, as FTS5's unicode61
   tokenizer with remove_diacritics does; weights A for the title, B for the body) plus, for a
   language PostgreSQL has a configuration for, its stemmed words (weights C and D since
-  migration 9, so that queries aim at either kind as SQLite's column filters do); Chinese and
+  migration 11, so that queries aim at either kind as SQLite's column filters do); Chinese and
   Japanese runs are indexed as character bigrams, as in :mod:`aggregator.store.fts` (so
   migration 3, the bigram index there, has nothing to add here);
 - body embeddings are also kept as pgvector ``vector`` values with an HNSW index (cosine) for
@@ -31,6 +31,14 @@ from aggregator.store.fts import UNSEGMENTED
 VECTOR_DIMENSIONS = 384
 """The width the HNSW index covers (MiniLM and multilingual-e5-small); vectors of another width
 are stored and searched exactly, without the index."""
+
+FULLTEXT_INDEX = "CREATE INDEX articles_fts ON articles USING gin (fts)"
+VECTOR_INDEX = (
+    "CREATE INDEX embeddings_hnsw ON embeddings "
+    f"USING hnsw ((embedding::vector({VECTOR_DIMENSIONS})) vector_cosine_ops) "
+    f"WHERE field = 'body' AND vector_dims(embedding) = {VECTOR_DIMENSIONS}"
+)
+"""The search indexes, as migration 1 creates them (and a bulk load rebuilds them)."""
 
 # ISO 639-1 codes and the text search configurations PostgreSQL ships for them; a language
 # without one (Chinese, Japanese, ...) is indexed with 'simple' only.
@@ -84,6 +92,35 @@ def _folding() -> tuple[str, str]:
             accented.append(char)
             bare.append(base[0].lower())
     return "".join(accented), "".join(bare)
+
+
+def fold_function() -> str:
+    """``fold()`` as migration 10 redefines it: the result of migration 1's single ``translate``
+    of every accented letter, at a tenth of the cost. ``translate`` compares each character of
+    the text with each letter of its list, so a list of 400-odd letters made folding an
+    article's body take milliseconds, most of its indexing time. Here the common letters
+    (Latin-1) go first and the rest only when the text has any, each step skipped when a regular
+    expression finds none of its letters; the lists are disjoint and every replacement is a
+    bare ASCII letter, so the steps never undo each other and the result is the same."""
+    accented, bare = _folding()
+    common = [i for i, char in enumerate(accented) if ord(char) < 0x100]
+    rare = [i for i, char in enumerate(accented) if ord(char) >= 0x100]
+
+    def step(text: str, indexes: list[int]) -> str:
+        letters = "".join(accented[i] for i in indexes)
+        plain = "".join(bare[i] for i in indexes)
+        return (
+            f"CASE WHEN {text} ~ {_literal('[' + letters + ']')} "
+            f"THEN translate({text}, {_literal(letters)}, {_literal(plain)}) ELSE {text} END"
+        )
+
+    return f"""
+        CREATE OR REPLACE FUNCTION fold(body text) RETURNS text
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT lower({step("common.body", rare)})
+            FROM (SELECT {step("body", common)} AS body) AS common
+        $$;
+    """
 
 
 def _class() -> str:
@@ -219,7 +256,7 @@ def migrations(available_configs: set[str]) -> list[str]:
         CREATE INDEX articles_hash ON articles(content_hash);
         CREATE INDEX articles_external ON articles(external_id);
         CREATE INDEX articles_unclustered ON articles(published, id) WHERE story_id IS NULL;
-        CREATE INDEX articles_fts ON articles USING gin (fts);
+        {FULLTEXT_INDEX};
         CREATE TABLE embeddings (
             article_id BIGINT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
             model TEXT NOT NULL,
@@ -230,9 +267,7 @@ def migrations(available_configs: set[str]) -> list[str]:
             PRIMARY KEY (article_id, model, field)
         );
         CREATE INDEX embeddings_hash ON embeddings(model, field, text_hash);
-        CREATE INDEX embeddings_hnsw ON embeddings
-            USING hnsw ((embedding::vector({VECTOR_DIMENSIONS})) vector_cosine_ops)
-            WHERE field = 'body' AND vector_dims(embedding) = {VECTOR_DIMENSIONS};
+        {VECTOR_INDEX};
         CREATE TABLE stories (
             id BIGINT PRIMARY KEY,
             created TEXT NOT NULL,
@@ -349,7 +384,10 @@ def migrations(available_configs: set[str]) -> list[str]:
         CREATE INDEX feeds_due ON feeds(next_due);
         CREATE INDEX feeds_leased ON feeds(lease_run) WHERE lease_run IS NOT NULL;
         """,
-        # 10: stems under weights of their own (C for the title, D for the body), so that a word
+        # 10: the same text folding, ten times faster (see fold_function): bulk loads and
+        # every stored article spent most of their indexing time in it
+        fold_function(),
+        # 11: stems under weights of their own (C for the title, D for the body), so that a word
         # matched only through its stem ranks below the word as written, as on SQLite
         """
         ALTER TABLE articles DROP COLUMN fts;

@@ -3,7 +3,7 @@
 Keyword search takes the same expression as SQLite (:func:`aggregator.store.fts.keyword_query`:
 quoted words and phrases, ``*`` prefixes, ``AND``/``OR`` and parentheses, each group aimed at
 the exact-form or the stem columns of ``articles_search``) and turns it into a ``tsquery``.
-The full-text vector holds both kinds of word under weights of their own (migration 9): the
+The full-text vector holds both kinds of word under weights of their own (migration 11): the
 words as written, folded, under A (title) and B (body), and their stems under the article's
 language under C and D. A column filter becomes a weight restriction (``'zolle':AB``,
 ``'zoll':CD``), so a phrase of exact forms matches the words as written only, and a phrase the
@@ -20,7 +20,9 @@ SQLite's BM25 weights (3, 1, 1.5, 0.5) have it; both divide by the article's len
 are broken by article id on both. What remains different is BM25's own curve: it weighs rare
 words above common ones (``ts_rank`` has no document frequencies) and saturates repeated words
 differently, so among articles that match alike the order can differ. On the demo's dev
-queries the first keyword hit is the same on both engines for 52 of 61 queries.
+queries the first keyword hit is the same on both engines for 52 of 61 queries. In a large
+archive a search with a limit ranks the most recently stored matches (at least :data:`ENOUGH` of
+them, see :data:`RECENT`), where SQLite ranks all of them.
 
 Semantic search reads the HNSW index (cosine) through :class:`PgVectorIndex`, which answers the
 same questions as the in-memory :class:`aggregator.store.vectors.VectorIndex` SQLite readers use.
@@ -37,12 +39,13 @@ import numpy as np
 
 from aggregator.store.engine import Connection
 from aggregator.store.fts import keyword_query
+from aggregator.store.postgres.connection import PgConnection
 from aggregator.store.postgres.schema import VECTOR_DIMENSIONS
 from aggregator.store.records import Filters, article_filters
 
 COLUMN_WEIGHTS = {"{title text}:": "AB", "{title_stem text_stem}:": "CD"}
 """The full-text vector's weights that hold each of SQLite's column groups: A and B the title
-and body as written, C and D their stems (migration 9)."""
+and body as written, C and D their stems (migration 11)."""
 
 EXACT_RANK = "{0, 0, 0.333333, 1}"
 STEM_RANK = "{0.166667, 0.5, 0, 0}"
@@ -58,6 +61,15 @@ STEMMED = True
 """Whether queries also match stemmed words: they do whenever the expression carries stems,
 which :meth:`aggregator.store.articles.ArticleQueries.keyword_query` adds for every stored
 language with a stemmer (see the module docstring)."""
+
+RECENT = 10_000
+"""Keyword search with a limit ranks the matches among the newest ``RECENT`` stored articles
+(by id) first, and widens that range four times at a time until it holds ``ENOUGH`` matches or
+the whole archive. ``ts_rank`` reads each match's whole ``tsvector`` (no index ranks), so
+ranking every match of a common word costs a second and more in an archive of a million
+articles; this bounds it by the matches needed. An archive up to ``RECENT`` articles, and a
+query with few matches, is ranked whole, as on SQLite."""
+ENOUGH = 500
 
 _TOKEN = re.compile(r'\{[^}]*\}:|"(?:[^"]|"")*"\*?|\(|\)|[^\s()]+')
 _LEXEME = re.compile(r"('(?:[^']|'')*')(:\*)?")
@@ -209,10 +221,34 @@ class KeywordSearch:
         id_range: tuple[int, int] | None = None,
     ) -> list[Any]:
         """Rows of ``columns`` (plus ``score``) for articles matching ``expression``, best
-        first."""
+        first; with a ``limit``, the best among the most recently stored matches (see
+        :data:`RECENT`)."""
         query = self.tsquery(expression)
         if query is None:
             return []
+        if limit is None or id_range is not None:
+            return self._ranked(query, columns, filters, limit, id_range)
+        newest = int(self.conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
+        span = RECENT
+        while True:
+            low = newest - span
+            if low <= 0:
+                return self._ranked(query, columns, filters, limit, None)
+            rows = self._ranked(query, columns, filters, limit, (low, newest), counted=True)
+            if rows and int(rows[0]["matched"]) >= ENOUGH:
+                return rows
+            span *= 4
+
+    def _ranked(
+        self,
+        query: Built,
+        columns: str,
+        filters: Filters,
+        limit: int | None,
+        id_range: tuple[int, int] | None,
+        *,
+        counted: bool = False,
+    ) -> list[Any]:
         clauses, params = article_filters(filters)
         if id_range is not None:
             clauses += " AND a.id > ? AND a.id <= ?"
@@ -224,13 +260,24 @@ class KeywordSearch:
         ]
         rank_params = [words for words in (query.exact, query.stems) if words]
         sql = (
-            f"SELECT {columns}, {' + '.join(ranks) or '0'} AS score FROM articles a "
-            f"WHERE a.fts @@ ?::tsquery{clauses} ORDER BY score DESC, a.id"
+            f"SELECT {columns}, {' + '.join(ranks) or '0'} AS score"
+            + (", count(*) OVER () AS matched" if counted else "")
+            + f" FROM articles a WHERE a.fts @@ ?::tsquery{clauses} ORDER BY score DESC, a.id"
         )
         if limit is not None:
             sql += " LIMIT ?"
             params = [*params, limit]
-        return list(self.conn.execute(sql, (*rank_params, query.match, *params)).fetchall())
+        values = (*rank_params, query.match, *params)
+        if id_range is None or not isinstance(self.conn, PgConnection):
+            return list(self.conn.execute(sql, values).fetchall())
+        # The planner prices "fts @@ query" at one operator call a row, while each call unpacks
+        # a tsvector of kilobytes; left alone it reads a range of ids by the primary key and
+        # tests every article in it. Bitmap scans intersect the full-text index with the range
+        # and read only the articles that match.
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL enable_seqscan = off")
+            self.conn.execute("SET LOCAL enable_indexscan = off")
+            return list(self.conn.execute(sql, values).fetchall())
 
 
 def watch_keyword_matches(
@@ -245,7 +292,8 @@ def watch_keyword_matches(
 
 def vector_literal(vector: Any) -> str:
     """A vector as pgvector's text form."""
-    return "[" + ",".join(f"{x:.8g}" for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+    values = np.asarray(vector, dtype=np.float32).tolist()
+    return "[" + ",".join(["%.8g"] * len(values)) % tuple(values) + "]"
 
 
 class PgVectorIndex:
@@ -256,13 +304,31 @@ class PgVectorIndex:
     def __init__(self, conn: Connection, model: str) -> None:
         self.conn = conn
         self.model = model
-        row = conn.execute(
-            "SELECT count(*), max(vector_dims(embedding)) FROM embeddings "
-            "WHERE model = ? AND field = 'body'",
-            (model,),
+        self._size: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no article has a body vector of this model (one indexed lookup)."""
+        if self._size is not None:
+            return self._size == 0
+        row = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM embeddings WHERE model = ? AND field = 'body')",
+            (self.model,),
         ).fetchone()
-        self.size = int(row[0])
-        self.dimensions = int(row[1] or 0)
+        return not row[0]
+
+    @property
+    def size(self) -> int:
+        """How many articles have a body vector of this model: counted once per index object,
+        and only when asked, since counting reads every vector's row (a search asks only when a
+        filter left too few of the nearest articles)."""
+        if self._size is None:
+            row = self.conn.execute(
+                "SELECT count(*) FROM embeddings WHERE model = ? AND field = 'body'",
+                (self.model,),
+            ).fetchone()
+            self._size = int(row[0])
+        return self._size
 
     @property
     def ids(self) -> list[int]:
@@ -274,10 +340,16 @@ class PgVectorIndex:
         return [int(r[0]) for r in rows]
 
     def nearest(
-        self, vector: Any, k: int, *, allowed: Sequence[int] | None = None
+        self,
+        vector: Any,
+        k: int,
+        *,
+        allowed: Sequence[int] | None = None,
+        filters: Filters | None = None,
     ) -> tuple[list[int], list[float]]:
-        """The ``k`` ids nearest ``vector`` by cosine, best first; ``allowed`` restricts them."""
-        if self.size == 0 or k <= 0 or (allowed is not None and not allowed):
+        """The ``k`` ids nearest ``vector`` by cosine, best first; ``allowed`` restricts them
+        to some ids, ``filters`` to the articles that pass them."""
+        if k <= 0 or (allowed is not None and not allowed):
             return [], []
         width = len(np.asarray(vector))
         params: list[Any] = [vector_literal(vector), self.model]
@@ -291,12 +363,18 @@ class PgVectorIndex:
         if allowed is not None:
             where += " AND e.article_id = ANY(?)"
             params.append(list(allowed))
-        # the index returns ef_search candidates before filtering by model; iterative scans
-        # go on until k rows pass, in exact distance order
+        join = ""
+        if filters is not None and filters != Filters():
+            clauses, values = article_filters(filters)
+            join = "JOIN articles a ON a.id = e.article_id "
+            where += clauses
+            params += values
+        # the index returns ef_search candidates before filtering by model (and filters);
+        # iterative scans go on until k rows pass, in exact distance order
         self.conn.execute(f"SET hnsw.ef_search = {max(40, min(k, 1000))}")
         self.conn.execute("SET hnsw.iterative_scan = strict_order")
         rows = self.conn.execute(
-            f"SELECT e.article_id, {distance} AS distance FROM embeddings e "
+            f"SELECT e.article_id, {distance} AS distance FROM embeddings e {join}"
             f"WHERE e.field = 'body' AND e.model = ? {where} ORDER BY distance "
             "LIMIT ?",
             (*params, k),
