@@ -87,7 +87,9 @@ def text_hash(text: str) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    """``1 article``, ``2 articles``, ``3 stories``."""
+    """``1 article``, ``2 articles``, ``3 stories``, ``4 days``."""
     if count == 1:
         return f"{count} {word}"
-    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return f"{count} {word[:-1]}ies"
+    return f"{count} {word}s"

@@ -26,6 +26,7 @@ import streamlit as st
 
 from aggregator.config import Settings, db_location
 from aggregator.errors import AggregatorError, StorageError
+from aggregator.freshness import run_notice
 from aggregator.search import StoryHits, group_by_story
 from aggregator.search import search as run_search
 from aggregator.store.engine import is_postgres
@@ -272,10 +273,13 @@ def span(first: datetime, last: datetime) -> str:
 
 
 def header(db: Database) -> tuple[bool, dict[str, Any] | None]:
-    """The refresh-in-progress notice shared by every page."""
+    """The refresh notice shared by every page: one is running, or the last was partial or is
+    long past."""
     running, last = guarded(db, status)
     if running:
         st.info("A refresh is running right now; the numbers will change as it stores results.")
+    elif notice := run_notice(last, datetime.now(UTC)):
+        st.warning(notice, icon=":material/warning:")
     return running, last
 
 

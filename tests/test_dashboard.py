@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -18,6 +19,7 @@ from dbs import BACKENDS, PostgresServer, with_database
 from streamlit.testing.v1 import AppTest
 
 from aggregator.publish import top_document
+from aggregator.store import Store
 from aggregator.store.engine import Location, is_postgres
 from aggregator.store.read import Reader
 
@@ -418,3 +420,15 @@ def test_a_refresh_elsewhere_shows_on_the_next_rerun(
     page = texts(app)
     assert "5 stories from 12 articles" in page
     assert RIVIAN["title"].replace("$", "") in page.replace("$", "")
+
+
+def test_every_page_says_when_the_last_refresh_was_partial(news_copy: Location, use_db) -> None:
+    with Store(news_copy) as store:
+        started = datetime.now(UTC) - timedelta(minutes=5)
+        run_id = store.start_run(started)
+        report = {"feeds_failing": 2, "feeds_paused": 1, "feeds_ok": 9}
+        store.finish_run(run_id, started + timedelta(minutes=1), "partial", report)
+    use_db(news_copy)
+    for page in (None, "app_pages/search.py"):
+        warnings = [w.value for w in run(page).warning]
+        assert any("was partial: 2 feeds failing, 1 feed paused" in w for w in warnings), warnings
