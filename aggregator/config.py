@@ -45,8 +45,8 @@ class Settings:
     page_workers: int = 8
     per_host: int = 2
     lease_seconds: float = 600.0
-    """How long a refresh worker holds the feeds it claims: a killed worker's feeds are claimed
-    again once it has passed. Longer than ``feed_deadline``, which bounds one feed's work."""
+    """How long a refresh worker holds the feeds it claims if it hangs (a killed worker's are
+    free at once). At least twice ``feed_deadline``, which bounds one feed's work."""
     pause_after: int = 10
     backoff_base: float = 300.0
     backoff_max: float = 86_400.0
@@ -79,9 +79,11 @@ class Settings:
             value = getattr(self, spec.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"setting {spec.name} must be positive, got {value}")
-        if self.lease_seconds <= self.feed_deadline:
+        if self.lease_seconds < 2 * self.feed_deadline:
+            # a claimed feed starts at once and takes at most feed_deadline; its result may then
+            # wait as long again for a slower feed claimed before it to be stored
             raise ConfigError(
-                f"setting lease_seconds ({self.lease_seconds:g}) must be longer than "
+                f"setting lease_seconds ({self.lease_seconds:g}) must be at least twice "
                 f"feed_deadline ({self.feed_deadline:g}): a feed's lease has to outlast its work"
             )
 

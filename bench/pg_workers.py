@@ -418,7 +418,7 @@ def main() -> int:
         "AGGREGATOR_MODEL": "hash-bow-64",
         "AGGREGATOR_ENTITIES": str(REPO / "data" / "entities.yaml"),
         "AGGREGATOR_LEASE_SECONDS": str(LEASE_SECONDS),
-        "AGGREGATOR_FEED_DEADLINE": "20",
+        "AGGREGATOR_FEED_DEADLINE": "15",
         "AGGREGATOR_RUN_DEADLINE": "3600",
         "AGGREGATOR_WEBHOOK_ALLOW_PRIVATE": "1",
     }

@@ -135,3 +135,9 @@ def test_any_text_is_a_feed_list_or_a_config_error(text: str) -> None:
         assert "feeds.yaml" in str(exc)
     else:
         assert all(f.url.startswith(("http://", "https://")) for f in result.feeds)
+
+
+def test_a_lease_shorter_than_twice_the_feed_deadline_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"lease_seconds \(90\).*feed_deadline \(60\)"):
+        Settings.from_env({"AGGREGATOR_LEASE_SECONDS": "90"})
+    assert Settings.from_env({"AGGREGATOR_LEASE_SECONDS": "120"}).lease_seconds == 120.0
