@@ -44,5 +44,8 @@ def test_many_matches_are_ranked_among_the_newest(
         # the newest two hold enough matches: the best of them comes first, the old one not
         assert reader.search_keyword_ids("tariffs", limit=3) == [5, 6]
         monkeypatch.setattr(pg_search, "ENOUGH", 4)
-        # two, then eight articles: every match is ranked again
+        # every one of the newest two matched: five should hold four matches, and do
+        assert reader.search_keyword_ids("tariffs", limit=3) == [2, 3, 4]
+        monkeypatch.setattr(pg_search, "ENOUGH", 6)
+        # seven would be needed for six, more than the archive: every match is ranked again
         assert reader.search_keyword_ids("tariffs", limit=3) == [1, 2, 3]

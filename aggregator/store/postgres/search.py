@@ -64,10 +64,11 @@ language with a stemmer (see the module docstring)."""
 
 RECENT = 10_000
 """Keyword search with a limit ranks the matches among the newest ``RECENT`` stored articles
-(by id) first, and widens that range four times at a time until it holds ``ENOUGH`` matches or
-the whole archive. ``ts_rank`` reads each match's whole ``tsvector`` (no index ranks), so
-ranking every match of a common word costs a second and more in an archive of a million
-articles; this bounds it by the matches needed. An archive up to ``RECENT`` articles, and a
+(by id) first, and widens that range, as far as the density of matches seen says ``ENOUGH``
+matches should be (at least twice as far), until it holds them or the whole archive.
+``ts_rank`` reads each match's whole ``tsvector`` (no index ranks), so ranking every match of a
+common word costs a second and more in an archive of a million articles; this bounds it by the
+matches needed. An archive up to ``RECENT`` articles, and a
 query with few matches, is ranked whole, as on SQLite."""
 ENOUGH = 500
 
@@ -235,9 +236,11 @@ class KeywordSearch:
             if low <= 0:
                 return self._ranked(query, columns, filters, limit, None)
             rows = self._ranked(query, columns, filters, limit, (low, newest), counted=True)
-            if rows and int(rows[0]["matched"]) >= ENOUGH:
+            matched = int(rows[0]["matched"]) if rows else 0
+            if matched >= ENOUGH:
                 return rows
-            span *= 4
+            # widen to where, at the density of matches seen, ENOUGH should be (at least twice)
+            span = max(2 * span, span * ENOUGH * 5 // (4 * matched)) if matched else 8 * span
 
     def _ranked(
         self,
