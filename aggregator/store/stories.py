@@ -34,6 +34,8 @@ from aggregator.store.records import (
 from aggregator.store.vectors import VectorIndex, matrix_from_blobs
 
 HALF_LIFE_HOURS = 24.0
+RECENT_HOURS = 7 * 24.0
+"""The stories a page of the ranking is first looked for among (see ``story_page``)."""
 
 # The score above as SQL, so that ranking happens inside SQLite; the first parameter is "now".
 # It must stay equal to :func:`story_score` (tests/test_search.py compares the two).
@@ -84,19 +86,38 @@ class StoryQueries(Queries):
         into Python objects: ranking 10,000 stories costs one query, not one per story.
         """
         where, params = story_filters(filters or Filters())
-        reference = iso(now or self.reference_now())
+        moment = now or self.reference_now()
+        reference = iso(moment)
         total = int(self._rows(f"SELECT count(*) FROM stories s WHERE {where}", params)[0][0])
-        rows = self._rows(
-            f"SELECT s.*, {self.score_sql} AS score FROM stories s WHERE {where} "
-            "ORDER BY score DESC, s.id DESC LIMIT ? OFFSET ?",
-            (reference, *params, limit, offset),
+        ranking = (
+            f"SELECT s.*, {self.score_sql} AS score FROM stories s WHERE {where}{{recent}} "
+            "ORDER BY score DESC, s.id DESC LIMIT ? OFFSET ?"
         )
+        # Scores halve every HALF_LIFE_HOURS of age, so the page usually lies among the stories
+        # of the last RECENT_HOURS: rank those first (by the index on last_published), and keep
+        # that page when no older story could reach its lowest score.
+        horizon = iso(moment - timedelta(hours=RECENT_HOURS))
+        rows = self._rows(
+            ranking.format(recent=" AND s.last_published >= ?"),
+            (reference, *params, horizon, limit, offset),
+        )
+        if len(rows) < limit or float(rows[-1]["score"]) < self._older_bound():
+            rows = self._rows(ranking.format(recent=""), (reference, *params, limit, offset))
         return StoryPage(
             stories=tuple(story_row(r, float(r["score"])) for r in rows),
             total=total,
             offset=offset,
             limit=limit,
         )
+
+    def _older_bound(self) -> float:
+        """The highest score a story older than RECENT_HOURS could have: the largest size term
+        in the archive, doubled for growth (at most twice), halved for each half-life of age."""
+        row = self._rows(
+            "SELECT max(ln(1 + n_articles) + ln(1 + n_sources) + 0.5 * (n_languages - 1)) "
+            "FROM stories"
+        )[0]
+        return float(row[0] or 0.0) * 2 * 2 ** (-RECENT_HOURS / HALF_LIFE_HOURS)
 
     def stories_by_id(self, ids: Sequence[int]) -> dict[int, StoryRow]:
         """Story rows for some ids (missing ids are left out), in one query per 500 ids."""

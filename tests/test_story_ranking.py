@@ -1,0 +1,66 @@
+"""The ranking of top stories reads recent stories first; it must still be the whole ranking."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+from aggregator.store import Store, iso
+from aggregator.store.engine import Location
+from aggregator.store.read import Filters, Reader
+from aggregator.store.stories import story_score
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def store_stories(db: Location, count: int, seed: int) -> None:
+    """Stories of every size and age: a few huge old ones, many small recent ones."""
+    rng = random.Random(seed)
+    with Store(db) as store, store.transaction() as conn:
+        for number in range(1, count + 1):
+            huge = number % 25 == 0
+            age = timedelta(hours=rng.uniform(0, 24 * 30))
+            last = NOW - age
+            n_articles = rng.randint(200, 900) if huge else rng.randint(1, 8)
+            days = [(last - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(3)]
+            timeline = [[day, max(1, n_articles // 3)] for day in reversed(days)]
+            languages = ["en", "de", "zh", "fr"][: rng.randint(1, 4)]
+            store.save_story(
+                conn,
+                {
+                    "id": number,
+                    "created": iso(last),
+                    "updated": iso(last),
+                    "first_published": iso(last - timedelta(days=2)),
+                    "last_published": iso(last),
+                    "n_articles": n_articles,
+                    "n_sources": min(n_articles, rng.randint(1, 60)),
+                    "n_languages": len(languages),
+                    "languages": json.dumps(languages),
+                    "headline": f"Story {number}",
+                    "timeline": json.dumps(timeline),
+                },
+            )
+
+
+def test_each_page_is_the_page_of_the_whole_ranking(db: Location) -> None:
+    store_stories(db, 300, seed=7)
+    with Reader(db) as reader:
+        for now in (
+            NOW,
+            NOW + timedelta(days=5),
+            NOW + timedelta(days=10),
+            NOW + timedelta(days=40),
+        ):
+            everything = reader.story_page(limit=1000, now=now).stories
+            expected = sorted(everything, key=lambda s: (-story_score(s, now), -s.id))
+            assert [s.id for s in everything] == [s.id for s in expected]
+            for limit, offset in ((20, 0), (20, 20), (7, 50), (50, 250)):
+                page = reader.story_page(limit=limit, offset=offset, now=now)
+                assert page.total == 300
+                assert [s.id for s in page.stories] == [
+                    s.id for s in expected[offset : offset + limit]
+                ]
+            german = reader.story_page(limit=10, now=now, filters=Filters(languages=("de",)))
+            assert all("de" in s.languages for s in german.stories)
