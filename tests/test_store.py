@@ -14,6 +14,7 @@ import pytest
 
 from aggregator.config import Settings, db_location
 from aggregator.errors import StorageError
+from aggregator.models import Feed
 from aggregator.store import Store
 from aggregator.store.engine import Location, describe, is_postgres
 from aggregator.store.read import Reader
@@ -162,3 +163,21 @@ def test_no_module_above_the_store_speaks_sqlite() -> None:
             if any(n.split(".")[0] in ("sqlite3", "sqlite_utils", "psycopg") for n in names):
                 offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+def test_the_feed_list_syncs_changes_and_keeps_each_feeds_state(db: Location) -> None:
+    first = [
+        Feed("A", "http://a.example/feed", "en", ("ev",)),
+        Feed("B", "http://b.example/f", "de", ()),
+    ]
+    with Store(db) as store:
+        store.sync_feeds(first)
+        store.update_feed("A", etag='"v1"', consecutive_failures=2)
+        moved = [Feed("A", "http://a.example/new", "en", ("ev", "china")), first[1]]
+        store.sync_feeds(moved)
+        store.sync_feeds(moved)  # nothing changed: nothing written
+        state = store.feed_state("A")
+    rows = dbs.rows_by(db, "SELECT * FROM feeds", "name")
+    assert rows["A"]["url"] == "http://a.example/new" and rows["A"]["tags"] == '["ev", "china"]'
+    assert rows["B"]["url"] == "http://b.example/f"
+    assert state.etag == '"v1"' and state.consecutive_failures == 2

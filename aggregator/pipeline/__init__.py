@@ -93,7 +93,8 @@ class Pipeline(FeedWork, DerivedData):
     # refresh --------------------------------------------------------------------------------
 
     def refresh(self, feeds: Sequence[Feed], *, force: bool = False) -> RunReport:
-        """One pass over the due feeds, under a lock so that two runs never overlap."""
+        """One pass over the due feeds: on SQLite under a lock, one run at a time; on
+        PostgreSQL beside any other workers, which share the feeds by leases."""
         with self.store.refresh_lock():
             return self._refresh(feeds, force=force)
 

@@ -197,13 +197,23 @@ class PostgresStore(Store):
         return PgBulkLoad(self)
 
     def sync_feeds(self, feeds: Sequence[Feed]) -> None:
-        """Make the feeds table list the configured feeds, keeping their state."""
+        """Make the feeds table list the configured feeds, keeping their state. Only new or
+        changed feeds are written: an upsert of every row would lock them all while other
+        workers claim feeds, and their claims skip locked rows."""
+        wanted = {f.name: (f.url, f.language, json.dumps(list(f.tags))) for f in feeds}
+        stored = {
+            str(r[0]): (r[1], r[2], r[3])
+            for r in self.conn.execute("SELECT name, url, language, tags FROM feeds")
+        }
+        changed = [(name, *row) for name, row in wanted.items() if stored.get(name) != row]
+        if not changed:
+            return
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO feeds (name, url, language, tags) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET url = excluded.url, "
                 "language = excluded.language, tags = excluded.tags",
-                [(f.name, f.url, f.language, json.dumps(list(f.tags))) for f in feeds],
+                changed,
             )
 
     def save_embeddings(self, model: str, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
