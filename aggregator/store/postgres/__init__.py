@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import StorageError
 from aggregator.models import Feed
-from aggregator.store import Store, from_blob
+from aggregator.store import Store, due_parameters, from_blob, iso, worker_name
 from aggregator.store.engine import Connection, Location, describe
 from aggregator.store.fts import AliasLookup
 from aggregator.store.postgres.connection import PgConnection
 from aggregator.store.postgres.leases import (
+    CLAIM,
     LIVE,
     LIVE_RUNS,
     PgHostGate,
-    claim_feeds,
     mark_live,
     orphaned,
 )
@@ -114,17 +114,18 @@ class PostgresStore(Store):
     ) -> list[str]:
         if not names or limit <= 0:
             return []
+        params = [
+            list(names),
+            iso(now),
+            *due_parameters(now, started, force),
+            limit,
+            run,
+            worker_name(),
+            iso(until),
+        ]
         with self.transaction() as conn:
-            return claim_feeds(
-                conn,
-                run,
-                names,
-                now=now,
-                until=until,
-                limit=limit,
-                started=started,
-                force=force,
-            )
+            rows = conn.execute(CLAIM, params).fetchall()
+        return [str(r[0]) for r in sorted(rows, key=lambda r: int(r[1]))]
 
     def start_run(self, started: datetime) -> int:
         """Record a run, and hold its live lock (see :func:`mark_live`) from before the record

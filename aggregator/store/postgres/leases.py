@@ -14,11 +14,11 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from aggregator.store import DUE_FOR_RUN, due_parameters, iso, worker_name
+from aggregator.store import DUE_FOR_RUN, iso
 from aggregator.store.engine import Connection
 from aggregator.store.postgres.connection import PgConnection
 
@@ -34,7 +34,11 @@ LIVE = f"""
 """
 
 
-_CLAIM = f"""
+# Lease up to a number of the named feeds to a run, in the order of the names (parameters: the
+# names, now, due_parameters, the number, the run, the worker's name, the lease's end). A lease
+# is live until it expires or its run's worker disconnects (see mark_live); rows another worker
+# is claiming at this moment are skipped, not waited for.
+CLAIM = f"""
     WITH wanted AS (
         SELECT name, position FROM unnest(?::text[]) WITH ORDINALITY AS w(name, position)
     ), live AS ({LIVE}), picked AS (
@@ -60,34 +64,6 @@ def orphaned(conn: Connection, now: datetime) -> list[str]:
         (iso(now),),
     ).fetchall()
     return [str(r[0]) for r in rows]
-
-
-def claim_feeds(
-    conn: Connection,
-    run: int,
-    names: Sequence[str],
-    *,
-    now: datetime,
-    until: datetime,
-    limit: int,
-    started: datetime,
-    force: bool,
-) -> list[str]:
-    """Lease up to ``limit`` of ``names`` to ``run`` as ``Store.lease_feeds`` says, in the
-    order of ``names``. A lease is live until it expires or its run's worker disconnects (see
-    :func:`mark_live`); rows another worker is claiming at this moment are skipped, not waited
-    for."""
-    params = [
-        list(names),
-        iso(now),
-        *due_parameters(now, started, force),
-        limit,
-        run,
-        worker_name(),
-        iso(until),
-    ]
-    rows = conn.execute(_CLAIM, params).fetchall()
-    return [str(r[0]) for r in sorted(rows, key=lambda r: int(r[1]))]
 
 
 @contextmanager
