@@ -120,6 +120,18 @@ def shared_db(
         server.drop(url)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def news(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Location]:
+    """The small news database (tests/newsdb.py), once per module on each engine; modules that
+    need it changed define their own."""
+    import newsdb
+
+    with shared_db(request, tmp_path_factory) as db:
+        yield newsdb.build(db)
+
+
 @dataclass(frozen=True)
 class DemoRun:
     """A demo refresh done once per test run and engine: its database and what it printed."""

@@ -14,8 +14,7 @@ from pathlib import Path
 import feedparser
 import newsdb
 import pytest
-from conftest import shared_db
-from dbs import BACKENDS, PostgresServer, with_database
+from dbs import PostgresServer, with_database
 from streamlit.testing.v1 import AppTest
 
 from aggregator.publish import top_document
@@ -31,14 +30,6 @@ PAGES = [
     "app_pages/entities.py",
     "app_pages/feeds.py",
 ]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def news(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Location]:
-    with shared_db(request, tmp_path_factory) as db:
-        yield newsdb.build(db)
 
 
 @pytest.fixture

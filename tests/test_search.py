@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ import dbs
 import newsdb
 import numpy as np
 import pytest
-from conftest import shared_db
-from dbs import BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,15 +43,6 @@ from aggregator.store.read import (
 )
 from aggregator.store.schema import MIGRATIONS
 from aggregator.store.vectors import VectorIndex
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def news(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Location]:
-    """The small news database, once per module on each engine."""
-    with shared_db(request, tmp_path_factory) as db:
-        yield newsdb.build(db)
 
 
 def titles(rows: list[ArticleRow]) -> list[str]:
