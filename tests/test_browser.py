@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,14 +146,12 @@ class Browser:
             self.process.kill()
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    # SQLite only: rendering; the demo dashboard below and test_dashboard cover both engines
-    db = newsdb.build(tmp_path_factory.mktemp("browser") / "news.db")
+@contextmanager
+def streamlit_app(db: Path) -> Iterator[str]:
+    """The dashboard served by ``streamlit run`` on a free port over ``db``; yields its base URL."""
     port = free_port()
     env = {**os.environ, "AGGREGATOR_DB": str(db), "AGGREGATOR_MODEL": "minilm"}
+    env.pop("AGGREGATOR_READONLY", None)
     server = subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", str(APP),
@@ -176,15 +175,31 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.kill()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory, dashboard: str) -> Iterator[Browser]:
-    driver = Browser(tmp_path_factory.mktemp("chromium-profile"))
-    driver.call("Page.enable")
-    driver.call("Runtime.enable")
+@contextmanager
+def chromium(profile: Path) -> Iterator[Browser]:
+    """Headless Chromium with a fresh ``profile``, page and runtime events on."""
+    driver = Browser(profile)
     try:
+        driver.call("Page.enable")
+        driver.call("Runtime.enable")
         yield driver
     finally:
         driver.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    # SQLite only: rendering; the demo dashboard below and test_dashboard cover both engines
+    with streamlit_app(newsdb.build(tmp_path_factory.mktemp("browser") / "news.db")) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory, dashboard: str) -> Iterator[Browser]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
 
 
 PAGES = [

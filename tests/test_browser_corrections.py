@@ -11,10 +11,7 @@ apart, the merge holds, and the page shows the split story with its new German r
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 
 import newsdb
 import pytest
-from test_browser import APP, CHROMIUM, SHOTS, Browser, free_port, wait_http
+from test_browser import CHROMIUM, SHOTS, Browser, chromium, streamlit_app
 
 from aggregator.config import Settings
 from aggregator.embed import LazyEmbedder
@@ -205,36 +202,11 @@ def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory, news: Path) -> Iterator[Page]:
-    port = free_port()
-    env = {**os.environ, "AGGREGATOR_DB": str(news), "AGGREGATOR_MODEL": "minilm"}
-    env.pop("AGGREGATOR_READONLY", None)
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    browser: Browser | None = None
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/_stcore/health", time.monotonic() + 60)
-        browser = Browser(tmp_path_factory.mktemp("chromium-profile"))
-        browser.call("Page.enable")
-        browser.call("Runtime.enable")
+    with (
+        streamlit_app(news) as base,
+        chromium(tmp_path_factory.mktemp("chromium-profile")) as browser,
+    ):
         yield Page(browser, base)
-    finally:
-        if browser is not None:
-            browser.close()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def article(db: Path, url: str) -> int:
