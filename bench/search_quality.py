@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from aggregator.config import Settings  # noqa: E402
 from aggregator.demo import DemoCorpus  # noqa: E402
 from aggregator.embed import model_name  # noqa: E402
+from aggregator.language import detect_language  # noqa: E402
 from aggregator.search import (  # noqa: E402
     MODES,
     embed_query,
@@ -244,7 +245,12 @@ def run_queries(
                 hits = []
             elif mode == "semantic":
                 hits = semantic_by_vector(
-                    reader, vector, limit=CUTOFF, filters=Filters(), model=model
+                    reader,
+                    vector,
+                    limit=CUTOFF,
+                    filters=Filters(),
+                    model=model,
+                    language=detect_language(query.text),
                 )
             else:
                 hits = hybrid_by_vector(

@@ -9,6 +9,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dbs
 import newsdb
@@ -637,3 +638,24 @@ def test_the_same_articles_rank_the_same_on_both_engines(
     assert sqlite["tariffs"] == ["exact-title", "exact-body", "stem-title", "stem-body"]
     assert sqlite["Zoll"] == ["de-stem", "de-exact"]
     assert postgresql == sqlite
+
+
+def test_chinese_queries_find_the_event_in_other_languages_before_other_chinese_news(
+    demo_run: Any,
+) -> None:
+    """Centred by language, a Chinese query's nearest articles are the event's, in any
+    language. Uncentred, the multilingual encoder ranked Chinese reports of other events next:
+    the tariffs query had two other events in its top four, the battery one had five other
+    Chinese reports in its top eight and one non-Chinese report of the event."""
+    event_of = {
+        a.url_path: a.event[:3] for a in DemoCorpus.load(newsdb.REPO / "data" / "demo").articles
+    }
+    with Reader(demo_run.db) as reader:
+        tariffs = search(reader, "欧盟 电动车 关税", mode="semantic", limit=4)  # EU EV tariffs
+        battery = search(reader, "宁德时代神行PLUS电池", mode="semantic", limit=8)  # CATL's
+    found = [(event_of[urlsplit(h.url).path], h.language) for h in tariffs]
+    assert all(event == "e12" for event, _ in found), found
+    assert len({language for _, language in found}) >= 2, found
+    found = [(event_of[urlsplit(h.url).path], h.language) for h in battery]
+    assert all(event == "e07" for event, _ in found[:2]), found
+    assert sum(event == "e07" and language != "zh" for event, language in found) >= 4, found

@@ -18,7 +18,7 @@ subtract their own event.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -43,18 +43,14 @@ class LanguageCentering:
                 body[key] = doc.body_vector.astype(np.float32).copy()
                 title[key] = doc.title_vector.astype(np.float32).copy()
             counts[key] = counts.get(key, 0) + 1
-        total = sum(counts.values())
         self._body: dict[str, Vector] = {}
         self._title: dict[str, Vector] = {}
         self._fallback: tuple[Vector, Vector] | None = None
-        if not total:
+        if not counts:
             return
-        body_mean: Vector = (np.sum(list(body.values()), axis=0) / total).astype(np.float32)
-        title_mean: Vector = (np.sum(list(title.values()), axis=0) / total).astype(np.float32)
+        self._body, body_mean = shrunk_means(body, counts, prior)
+        self._title, title_mean = shrunk_means(title, counts, prior)
         self._fallback = (body_mean, title_mean)
-        for key, n in counts.items():
-            self._body[key] = ((body[key] + prior * body_mean) / (n + prior)).astype(np.float32)
-            self._title[key] = ((title[key] + prior * title_mean) / (n + prior)).astype(np.float32)
 
     def apply(self, doc: ClusterDoc) -> ClusterDoc:
         """``doc`` with both vectors centred on its language's mean and re-normalised."""
@@ -65,12 +61,26 @@ class LanguageCentering:
         title = self._title.get(key, self._fallback[1])
         return dataclasses.replace(
             doc,
-            body_vector=_unit(doc.body_vector - body),
-            title_vector=_unit(doc.title_vector - title),
+            body_vector=unit(doc.body_vector - body),
+            title_vector=unit(doc.title_vector - title),
         )
 
 
-def _unit(vector: Vector) -> Vector:
+def shrunk_means(
+    sums: Mapping[str, Vector], counts: Mapping[str, int], prior: float
+) -> tuple[dict[str, Vector], Vector]:
+    """Each language's mean vector, shrunk towards the overall mean with the weight of ``prior``
+    vectors, and the overall mean; ``sums`` and ``counts`` add up each language's vectors."""
+    total = sum(counts.values())
+    overall: Vector = (np.sum(list(sums.values()), axis=0) / total).astype(np.float32)
+    means = {
+        key: ((sums[key] + prior * overall) / (n + prior)).astype(np.float32)
+        for key, n in counts.items()
+    }
+    return means, overall
+
+
+def unit(vector: Vector) -> Vector:
     norm = float(np.linalg.norm(vector))
     out: Vector = (vector / norm if norm > 1e-9 else vector).astype(np.float32)
     return out

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from aggregator.store.fts import AliasLookup, KeywordQuery, keyword_query, stemmer_language
 from aggregator.store.records import (
     ARTICLE_COLUMNS,
@@ -22,12 +24,23 @@ from aggregator.store.records import (
 )
 from aggregator.store.vectors import CachedIndex, VectorIndex, matrix_from_blobs
 
+LanguageSums = dict[str | None, tuple[Any, int]]
+"""Per language (None: not known), a vector sum and how many vectors it adds up."""
+
+
+def _by_language(rows: Sequence[Any]) -> dict[str | None, list[bytes]]:
+    groups: dict[str | None, list[bytes]] = {}
+    for language, blob in rows:
+        groups.setdefault(language, []).append(bytes(blob))
+    return groups
+
 
 class ArticleQueries(Queries):
     """The reader's article queries; body embeddings are kept in memory per model."""
 
     _indexes: dict[str, CachedIndex]
     _languages: tuple[int, tuple[str, ...]] = (-1, ())
+    _vector_sums: dict[tuple[str, int], tuple[str, LanguageSums]] | None = None
 
     def search_keyword(
         self,
@@ -144,6 +157,39 @@ class ArticleQueries(Queries):
             return index.nearest(vector, k, allowed=self.filtered_ids(filters))
         kept = [(i, s) for i, s in zip(ids, scores, strict=True) if i in passing][:k]
         return [i for i, _ in kept], [s for _, s in kept]
+
+    def language_sums(self, model: str, sample: int) -> LanguageSums:
+        """Per language, the sum and number of the body vectors of ``model`` among the newest
+        ``sample`` articles that have one; read again only after something was committed."""
+        version = self.data_version()
+        cache = self._vector_sums if self._vector_sums is not None else {}
+        self._vector_sums = cache
+        cached = cache.get((model, sample))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = self._rows(
+            "SELECT a.language, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id "
+            "WHERE e.model = ? AND e.field = 'body' ORDER BY e.article_id DESC LIMIT ?",
+            (model, sample),
+        )
+        sums: LanguageSums = {}
+        for language, group in _by_language(rows).items():
+            matrix = matrix_from_blobs(group)
+            sums[language] = (matrix.sum(axis=0, dtype=np.float64).astype(np.float32), len(group))
+        cache[(model, sample)] = (version, sums)
+        return sums
+
+    def body_vectors(self, model: str, ids: Sequence[int]) -> dict[int, tuple[str | None, Any]]:
+        """The language and body vector of ``model`` of each of ``ids`` that has one."""
+        if not ids:
+            return {}
+        rows = self._rows(
+            "SELECT e.article_id, a.language, e.vector FROM embeddings e "
+            "JOIN articles a ON a.id = e.article_id WHERE e.model = ? AND e.field = 'body' "
+            f"AND e.article_id IN ({', '.join('?' * len(ids))})",
+            (model, *ids),
+        )
+        return {int(r[0]): (r[1], np.frombuffer(bytes(r[2]), dtype=np.float32)) for r in rows}
 
     def _passing(self, ids: Sequence[int], filters: Filters) -> list[int]:
         if not ids:

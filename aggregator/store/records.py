@@ -267,6 +267,10 @@ class Queries:
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"query failed on {self.path}: {exc}") from exc
 
+    def data_version(self) -> str:
+        """A token that changes whenever anything is committed; each engine's reader says how."""
+        raise NotImplementedError
+
     def newest(self) -> datetime | None:
         row = self._rows("SELECT max(published) AS newest FROM articles")[0]
         return parse_iso(row["newest"])
