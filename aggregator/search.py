@@ -114,9 +114,21 @@ class Centring:
         mean = self.means.get(language_key(language)) if language else None
         return unit(np.asarray(vector, dtype=np.float32) - (self.overall if mean is None else mean))
 
-    def article(self, vector: Any, language: str | None) -> Vector:
-        mean = self.means.get(language_key(language), self.overall)
-        return unit(np.asarray(vector, dtype=np.float32) - mean)
+    def scores(
+        self, stored: dict[int, tuple[str | None, Any]], query: Vector
+    ) -> list[tuple[int, float]]:
+        """(id, cosine to ``query``) of each stored (language, vector), each vector less its
+        language's mean, best first, ties by id."""
+        if not stored:
+            return []
+        ids = list(stored)
+        matrix = np.stack([np.asarray(stored[i][1], dtype=np.float32) for i in ids])
+        means = np.stack([self.means.get(language_key(stored[i][0]), self.overall) for i in ids])
+        centred = matrix - means
+        norms = np.linalg.norm(centred, axis=1, keepdims=True)
+        centred = centred / np.where(norms > 1e-9, norms, 1.0)
+        cosines = centred @ query
+        return sorted(zip(ids, cosines.tolist(), strict=True), key=lambda pair: (-pair[1], pair[0]))
 
 
 def centring(reader: Reader, name: str) -> Centring | None:
@@ -166,12 +178,8 @@ def nearest(
         ids, scores = reader.nearest_passing(name, query, wanted, filters, oversample=OVERSAMPLE)
     if centre is None:
         return ids, scores
-    stored = reader.body_vectors(name, ids)
-    rescored = sorted(
-        (-float(centre.article(vec, language_of) @ query), i)
-        for i, (language_of, vec) in stored.items()
-    )[:k]
-    return [i for _, i in rescored], [-score for score, _ in rescored]
+    rescored = centre.scores(reader.body_vectors(name, ids), query)[:k]
+    return [i for i, _ in rescored], [score for _, score in rescored]
 
 
 def semantic_by_vector(
