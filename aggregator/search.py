@@ -45,6 +45,7 @@ from aggregator.cluster.terms import language_key
 from aggregator.embed import DEFAULT_MODEL, LazyEmbedder
 from aggregator.language import detect_language
 from aggregator.models import Vector
+from aggregator.store.articles import LanguageSums
 from aggregator.store.fts import AliasLookup
 from aggregator.store.read import ArticleRow, Filters, Reader, StoryRow
 
@@ -132,20 +133,26 @@ class Centring:
 
 
 def centring(reader: Reader, name: str) -> Centring | None:
-    """The language means of model ``name``'s stored body vectors, shrunk as clustering shrinks
-    them; None for a model whose vectors are compared as they are (an English-only one)."""
+    """The language means of model ``name``'s stored body vectors (:func:`centring_from`)."""
+    return centring_from(reader.language_sums(name, MEANS_SAMPLE), name)
+
+
+def centring_from(sums: LanguageSums, name: str) -> Centring | None:
+    """Language means from the vector sums of model ``name`` per language, shrunk as the
+    clusterer shrinks them; None for a model whose vectors are compared as they are (an
+    English-only one) or when nothing is stored."""
     prior = ClusterSettings.for_embedder(name, multilingual=True).center_prior
     if prior <= 0:
         return None
-    sums: dict[str, Vector] = {}
+    totals: dict[str, Vector] = {}
     counts: dict[str, int] = {}
-    for language, (total, count) in reader.language_sums(name, MEANS_SAMPLE).items():
+    for language, (total, count) in sums.items():
         key = language_key(language)
-        sums[key] = sums.get(key, 0) + total
+        totals[key] = totals.get(key, 0) + total
         counts[key] = counts.get(key, 0) + count
     if not counts:
         return None
-    means, overall = shrunk_means(sums, counts, prior)
+    means, overall = shrunk_means(totals, counts, prior)
     return Centring(means, overall)
 
 

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.config import Settings
+from aggregator.demo import DemoCorpus
 from aggregator.entities import KnowledgeBase
 from aggregator.errors import DeliveryError
 from aggregator.notify import SmtpSettings, post_webhook
@@ -160,6 +161,34 @@ def test_semantic_mode_uses_a_cosine_bar(pipeline: Pipeline) -> None:
     run_watches(store, pipeline.embedder, now=T0, threshold=0.6)
     assert titles(store, "ampere") == ["Renault Ampere listing off"]
     assert titles(store, "nothing") == []
+
+
+def test_semantic_alerts_with_the_default_model_match_the_event_not_everything(
+    make_db: Callable[[str], Location],
+) -> None:
+    """Under multilingual-e5-small every article sits within 0.74-0.92 of any query, so a plain
+    cosine bar of 0.5 alerted on all of them; centred by language, the alert holds to the event."""
+    corpus = DemoCorpus.load(REPO / "data" / "demo")
+    articles = [a for a in corpus.articles if a.event.startswith(("e03", "e05", "e07", "e12"))]
+    records = [
+        {"id": f"{a.event[:3]}:{n}", "title": a.title, "text": a.text, "language": a.language,
+         "url": f"https://demo{a.url_path}", "published": a.published.isoformat(),
+         "source": a.outlet}
+        for n, a in enumerate(articles)
+    ]  # fmt: skip
+    settings = Settings(db=make_db("e5"), entities=REPO / "data" / "entities.yaml")
+    with Pipeline.build(settings) as built:  # the default model
+        add(built.store, "tariffs", "EU tariffs on Chinese electric cars", mode="semantic")
+        built.import_records(records)
+        run_watches(built.store, built.embedder, now=T0, deliver=False)
+        hits = db.hits(built.store.conn, db.get_watch(built.store.conn, "tariffs"))
+    events = [(event_of(corpus, h.url), h.language) for h in hits]
+    assert len(hits) >= 3, events
+    assert all(event.startswith("e12") for event, _ in events), events  # the EU's duties only
+
+
+def event_of(corpus: DemoCorpus, url: str) -> str:
+    return next(a.event for a in corpus.articles if url.endswith(a.url_path))
 
 
 def test_mark_read_and_unread_counts(pipeline: Pipeline) -> None:

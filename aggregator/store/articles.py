@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from aggregator.store.engine import Connection
 from aggregator.store.fts import AliasLookup, KeywordQuery, keyword_query, stemmer_language
 from aggregator.store.records import (
     ARTICLE_COLUMNS,
@@ -28,11 +29,22 @@ LanguageSums = dict[str | None, tuple[Any, int]]
 """Per language (None: not known), a vector sum and how many vectors it adds up."""
 
 
-def _by_language(rows: Sequence[Any]) -> dict[str | None, list[bytes]]:
+def language_sums(conn: Connection, model: str, sample: int) -> LanguageSums:
+    """Per language, the sum and number of the body vectors of ``model`` among the newest
+    ``sample`` articles that have one (what search and saved searches centre vectors on)."""
+    rows = conn.execute(
+        "SELECT a.language, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id "
+        "WHERE e.model = ? AND e.field = 'body' ORDER BY e.article_id DESC LIMIT ?",
+        (model, sample),
+    ).fetchall()
     groups: dict[str | None, list[bytes]] = {}
     for language, blob in rows:
         groups.setdefault(language, []).append(bytes(blob))
-    return groups
+    sums: LanguageSums = {}
+    for language, group in groups.items():
+        matrix = matrix_from_blobs(group)
+        sums[language] = (matrix.sum(axis=0, dtype=np.float64).astype(np.float32), len(group))
+    return sums
 
 
 class ArticleQueries(Queries):
@@ -159,23 +171,15 @@ class ArticleQueries(Queries):
         return [i for i, _ in kept], [s for _, s in kept]
 
     def language_sums(self, model: str, sample: int) -> LanguageSums:
-        """Per language, the sum and number of the body vectors of ``model`` among the newest
-        ``sample`` articles that have one; read again only after something was committed."""
+        """:func:`language_sums` of this database, read again only after something was
+        committed."""
         version = self.data_version()
         cache = self._vector_sums if self._vector_sums is not None else {}
         self._vector_sums = cache
         cached = cache.get((model, sample))
         if cached is not None and cached[0] == version:
             return cached[1]
-        rows = self._rows(
-            "SELECT a.language, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id "
-            "WHERE e.model = ? AND e.field = 'body' ORDER BY e.article_id DESC LIMIT ?",
-            (model, sample),
-        )
-        sums: LanguageSums = {}
-        for language, group in _by_language(rows).items():
-            matrix = matrix_from_blobs(group)
-            sums[language] = (matrix.sum(axis=0, dtype=np.float64).astype(np.float32), len(group))
+        sums = language_sums(self.conn, model, sample)
         cache[(model, sample)] = (version, sums)
         return sums
 

@@ -182,29 +182,22 @@ def keyword_matches(conn: Connection, watch: Watch, after: int, upto: int) -> di
     return {int(r[0]): -float(r[1]) for r in rows}
 
 
-def semantic_matches(
-    conn: Connection,
-    watch: Watch,
-    after: int,
-    upto: int,
-    *,
-    vector: npt.NDArray[np.float32],
-    model: str,
-    threshold: float,
-) -> dict[int, float]:
-    """Articles with ``after < id <= upto`` whose body vector is within ``threshold`` cosine."""
+def new_body_vectors(
+    conn: Connection, watch: Watch, after: int, upto: int, *, model: str
+) -> dict[int, tuple[str | None, npt.NDArray[np.float32]]]:
+    """The language and body vector of ``model`` of each article with ``after < id <= upto``
+    that passes the watch's filters."""
     clauses, params = _article_filters(watch.filters)
-    rows = conn.execute(
-        "SELECT a.id, e.vector FROM articles a JOIN embeddings e ON e.article_id = a.id "
-        f"AND e.model = ? AND e.field = 'body' WHERE a.id > ? AND a.id <= ? {clauses}",
-        (model, after, upto, *params),
-    ).fetchall()
-    found: dict[int, float] = {}
-    for row in rows:
-        score = float(np.dot(from_blob(bytes(row[1])), vector))
-        if score >= threshold:
-            found[int(row[0])] = score
-    return found
+    try:
+        rows = conn.execute(
+            "SELECT a.id, a.language, e.vector FROM articles a JOIN embeddings e "
+            "ON e.article_id = a.id AND e.model = ? AND e.field = 'body' "
+            f"WHERE a.id > ? AND a.id <= ? {clauses}",
+            (model, after, upto, *params),
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"saved search {watch.name!r} failed: {exc}") from exc
+    return {int(r[0]): (r[1], from_blob(bytes(r[2]))) for r in rows}
 
 
 def record_hits(
