@@ -499,18 +499,17 @@ class Store:
         article already stored. Returns the ids of the articles actually inserted.
         """
         inserted: list[int] = []
+        mentioned: list[tuple[int, str, str, str, int]] = []
         for article, mentions in articles:
             digest = content_hash(article.title, article.text)
-            if conn.execute(
-                "SELECT 1 FROM articles WHERE content_hash = ? AND source = ? LIMIT 1",
-                (digest, article.source),
-            ).fetchone():
-                continue
+            # one statement per article: nothing is inserted when its source already holds the
+            # same content, nor when its URL or GUID is stored already
             cursor = conn.execute(
                 "INSERT INTO articles (url, url_key, guid_key, content_hash, source, "
                 "external_id, title, summary, text, author, published, fetched, language, image, "
                 "summary_only, extract_method, tags, dated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE content_hash = ? AND source = ?) "
                 "ON CONFLICT DO NOTHING RETURNING id",
                 (
                     article.url,
@@ -531,6 +530,8 @@ class Store:
                     article.extract_method,
                     json.dumps(list(article.tags)),
                     int(article.published is not None),
+                    digest,
+                    article.source,
                 ),
             )
             returned = cursor.fetchall()  # one row, or none for a duplicate
@@ -538,11 +539,13 @@ class Store:
                 continue
             article_id = int(returned[0][0])
             inserted.append(article_id)
+            mentioned += [(article_id, m.entity_id, m.name, m.kind, m.count) for m in mentions]
+        if mentioned:
             conn.executemany(
                 "INSERT INTO mentions (article_id, entity_id, name, kind, count) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, entity_id) DO UPDATE SET "
                 "name = excluded.name, kind = excluded.kind, count = excluded.count",
-                [(article_id, m.entity_id, m.name, m.kind, m.count) for m in mentions],
+                mentioned,
             )
         return inserted
 
