@@ -11,8 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from aggregator.cluster import ClusterDoc, Clusterer, ClusterSettings, Merge
+from aggregator.cluster.pool import Features, StoryPool
 from aggregator.cluster.terms import term_counts, tokens
 
 T0 = datetime(2024, 4, 25, 8, 0, tzinfo=UTC)
@@ -377,3 +379,54 @@ def test_word_overlap_of_headlines_weighs_less_than_of_articles() -> None:
     assert joined(weighed)
     assert not joined(weighed, words_a, words_b)
     assert not joined(ClusterSettings(join_threshold=0.5, sparse_evidence=0.0))
+
+
+def _member(
+    article_id: int, terms: dict[str, float], entities: str = ""
+) -> tuple[ClusterDoc, Features, bool]:
+    words = frozenset(entities.split())
+    member = doc(article_id, " ".join(terms), entities=words)
+    return member, Features("en", float(article_id), terms, words), True
+
+
+def _close(a: StoryPool, b: StoryPool) -> None:
+    assert a.members == b.members and a.entities == b.entities and a.trusted == b.trusted
+    assert sorted(a.sparse) == sorted(b.sparse)
+    for language, weights in a.sparse.items():
+        assert sorted(weights) == sorted(b.sparse[language])
+        assert all(np.isclose(w, b.sparse[language][term]) for term, w in weights.items())
+        assert np.isclose(a.sparse_norm[language], b.sparse_norm[language])
+
+
+def test_a_story_left_one_member_short_is_the_story_of_the_others() -> None:
+    """Leaving a member out subtracts its share, by whatever shortcut, and sees the latest
+    members: a change to the pool after one leave-one-out is seen by the next."""
+    members = [
+        _member(1, {"recall": 0.6, "brake": 0.5, "ford": 0.3}, "ford"),
+        _member(2, {"recall": 0.4, "brake": 0.2, "plant": 0.7}, "ford ohio"),
+        _member(3, {"plant": 0.9, "union": 0.1}, "ohio"),
+        _member(4, {"union": 0.8, "wage": 0.5, "ford": 0.2}, "ford"),
+    ]
+    one_by_one = StoryPool(story_id=1, slot=0)
+    for member, features, trusted in members:
+        one_by_one.add(member, features, trusted=trusted)
+    pool = StoryPool.of(1, 0, members)
+    assert pool.sparse == one_by_one.sparse and pool.sparse_norm == one_by_one.sparse_norm
+    for left_out in range(len(members)):
+        rest = [m for number, m in enumerate(members) if number != left_out]
+        member, features, trusted = members[left_out]
+        _close(pool.without(member, features, trusted=trusted), StoryPool.of(1, 0, rest))
+    # member 3 alone held "union" at 0.1 beside member 4's 0.8; without 4, 0.1 is left
+    member, features, trusted = members[3]
+    assert pool.without(member, features, trusted=trusted).sparse["en"]["union"] == (
+        pytest.approx(0.1)
+    )
+    late = _member(5, {"union": 0.3, "strike": 0.9}, "uaw")
+    pool.add(*late[:2], trusted=True)
+    _close(pool.without(*late[:2], trusted=True), StoryPool.of(1, 0, members))
+    member, features, trusted = members[0]
+    expected = [*members[1:], late]
+    _close(pool.without(member, features, trusted=trusted), StoryPool.of(1, 0, expected))
+    joined = _member(6, {"union": 0.4, "detroit": 0.6}, "uaw")
+    pool.absorb(StoryPool.of(2, 1, [joined]))
+    _close(pool.without(member, features, trusted=trusted), StoryPool.of(1, 0, [*expected, joined]))

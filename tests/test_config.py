@@ -52,6 +52,10 @@ def test_shipped_feed_list_is_valid_and_broad() -> None:
         ),
         ("feedz:\n  - name: A\n", ["feeds.yaml:1", "'feedz'", "did you mean 'feeds'"]),
         ("feeds: [unclosed\n", ["feeds.yaml", "not valid YAML"]),
+        (
+            "feeds:\n  - name: A\n    url: !!python/name:os.system x\n",
+            ["feeds.yaml:3", "feed #1", "'url'", "python/name:os.system"],
+        ),
     ],
 )
 def test_mistakes_name_file_feed_key_and_line(text: str, fragments: list[str]) -> None:

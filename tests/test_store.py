@@ -181,3 +181,19 @@ def test_the_feed_list_syncs_changes_and_keeps_each_feeds_state(db: Location) ->
     assert rows["A"]["url"] == "http://a.example/new" and rows["A"]["tags"] == '["ev", "china"]'
     assert rows["B"]["url"] == "http://b.example/f"
     assert state.etag == '"v1"' and state.consecutive_failures == 2
+
+
+def test_feed_states_are_read_together_and_an_unknown_feed_has_a_fresh_state(db: Location) -> None:
+    feeds = [Feed(f"F{n}", f"http://f{n}.example/feed", "en", ()) for n in range(1203)]
+    with Store(db) as store:
+        store.sync_feeds(feeds)
+        store.update_feed("F7", etag='"e7"', paused=1)
+        store.update_feed("F1202", consecutive_failures=3, last_error="transient: HTTP 503")
+        states = store.feed_states([*(f.name for f in feeds), "Unknown", "F7"])
+        one = store.feed_state("F3")
+    assert list(states)[:3] == ["F0", "F1", "F2"] and len(states) == 1204
+    assert states["F7"].etag == '"e7"' and states["F7"].health == "paused"
+    assert states["F1202"].health == "failing"
+    assert states["F1202"].last_error == "transient: HTTP 503"
+    assert states["F3"] == one and one.health == "ok"
+    assert states["Unknown"].name == "Unknown" and states["Unknown"].etag is None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import numpy as np
@@ -202,11 +202,12 @@ class Clusterer:
 
     def _pool(self, members: list[int]) -> StoryPool:
         """A scratch story of ``members``, outside every index."""
-        story = StoryPool(story_id=-1, slot=-1)
+        return StoryPool.of(-1, -1, self._as_members(members))
+
+    def _as_members(self, members: list[int]) -> Iterator[tuple[ClusterDoc, Features, bool]]:
         for article_id in members:
             doc, features = self._members[article_id]
-            story.add(doc, features, trusted=self._trusted(features.language))
-        return story
+            yield doc, features, self._trusted(features.language)
 
     def _bisect(self, story: StoryPool) -> tuple[list[int], list[int], float] | None:
         """Two halves of ``story`` that fall below the merge bar as a pair, or None."""
@@ -241,11 +242,9 @@ class Clusterer:
         for article_id in story.members:
             for key in self._keys(self._members[article_id][1], limit=12):
                 self._postings.get(key, set()).discard(story.story_id)
-        fresh = StoryPool(story_id=story.story_id, slot=story.slot)
+        fresh = StoryPool.of(story.story_id, story.slot, self._as_members(members))
         for article_id in members:
-            doc, features = self._members[article_id]
-            fresh.add(doc, features, trusted=self._trusted(features.language))
-            for key in self._keys(features, limit=12):
+            for key in self._keys(self._members[article_id][1], limit=12):
                 self._postings.setdefault(key, set()).add(fresh.story_id)
         self._stories[fresh.story_id] = fresh
         if fresh.body is not None:

@@ -105,8 +105,9 @@ class Pipeline(FeedWork, DerivedData):
         with self.store.working(run_id):
             self.store.sync_feeds(feeds)
             due: list[Feed] = []
+            states = self.store.feed_states(feed.name for feed in feeds)
             for feed in feeds:
-                state = self.store.feed_state(feed.name)
+                state = states[feed.name]
                 if not feed.enabled or state.paused:
                     report.feeds_skipped += int(not feed.enabled)  # paused feeds count as paused
                     continue
@@ -170,8 +171,9 @@ class Pipeline(FeedWork, DerivedData):
                 room = min(idle, STORE_BEHIND - len(running))
                 if waiting and room > 0 and time.monotonic() < deadline:
                     claimed = self._claim(run, waiting, room, started=started, force=force)
+                    states = self.store.feed_states(claimed)
                     for name in claimed:
-                        state = self.store.feed_state(name)
+                        state = states[name]
                         running.append(
                             pool.submit(
                                 self._process_feed,

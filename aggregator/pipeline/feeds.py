@@ -259,10 +259,11 @@ class FeedWork:
         """Count the enabled feeds that are failing or paused after the run, whether or not they
         were due in it, and note each feed whose health changed since the last report."""
         changes: dict[str, FeedChange] = {}
+        states = self.store.feed_states(feed.name for feed in feeds if feed.enabled)
         for feed in feeds:
             if not feed.enabled:
                 continue
-            state = self.store.feed_state(feed.name)
+            state = states[feed.name]
             health = state.health
             report.feeds_failing += health == "failing"
             report.feeds_paused += health == "paused"

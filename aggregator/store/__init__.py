@@ -302,20 +302,31 @@ class Store:
             raise StorageError(f"cannot record the feed list in {self.path}: {exc}") from exc
 
     def feed_state(self, name: str) -> FeedState:
-        row = self.conn.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            return FeedState(name)
-        return FeedState(
-            name=name,
-            etag=row["etag"],
-            last_modified=row["last_modified"],
-            body_hash=row["body_hash"],
-            consecutive_failures=row["consecutive_failures"],
-            next_due=parse_iso(row["next_due"]),
-            paused=bool(row["paused"]),
-            last_error=row["last_error"],
-            announced=row["announced"],
-        )
+        return self.feed_states([name])[name]
+
+    def feed_states(self, names: Iterable[str]) -> dict[str, FeedState]:
+        """The state of each named feed, read a few hundred at a time rather than one query
+        each; a feed not stored yet has a fresh state."""
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, FeedState] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT * FROM feeds WHERE name IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                found[row["name"]] = FeedState(
+                    name=row["name"],
+                    etag=row["etag"],
+                    last_modified=row["last_modified"],
+                    body_hash=row["body_hash"],
+                    consecutive_failures=row["consecutive_failures"],
+                    next_due=parse_iso(row["next_due"]),
+                    paused=bool(row["paused"]),
+                    last_error=row["last_error"],
+                    announced=row["announced"],
+                )
+        return {name: found.get(name) or FeedState(name) for name in wanted}
 
     def record_feed(self, conn: Connection, name: str, **values: Any) -> None:
         """Update a feed row inside the caller's transaction."""
@@ -488,18 +499,17 @@ class Store:
         article already stored. Returns the ids of the articles actually inserted.
         """
         inserted: list[int] = []
+        mentioned: list[tuple[int, str, str, str, int]] = []
         for article, mentions in articles:
             digest = content_hash(article.title, article.text)
-            if conn.execute(
-                "SELECT 1 FROM articles WHERE content_hash = ? AND source = ? LIMIT 1",
-                (digest, article.source),
-            ).fetchone():
-                continue
+            # one statement per article: nothing is inserted when its source already holds the
+            # same content, nor when its URL or GUID is stored already
             cursor = conn.execute(
                 "INSERT INTO articles (url, url_key, guid_key, content_hash, source, "
                 "external_id, title, summary, text, author, published, fetched, language, image, "
                 "summary_only, extract_method, tags, dated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE content_hash = ? AND source = ?) "
                 "ON CONFLICT DO NOTHING RETURNING id",
                 (
                     article.url,
@@ -520,6 +530,8 @@ class Store:
                     article.extract_method,
                     json.dumps(list(article.tags)),
                     int(article.published is not None),
+                    digest,
+                    article.source,
                 ),
             )
             returned = cursor.fetchall()  # one row, or none for a duplicate
@@ -527,11 +539,13 @@ class Store:
                 continue
             article_id = int(returned[0][0])
             inserted.append(article_id)
+            mentioned += [(article_id, m.entity_id, m.name, m.kind, m.count) for m in mentions]
+        if mentioned:
             conn.executemany(
                 "INSERT INTO mentions (article_id, entity_id, name, kind, count) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, entity_id) DO UPDATE SET "
                 "name = excluded.name, kind = excluded.kind, count = excluded.count",
-                [(article_id, m.entity_id, m.name, m.kind, m.count) for m in mentions],
+                mentioned,
             )
         return inserted
 

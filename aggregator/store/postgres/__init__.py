@@ -123,8 +123,10 @@ class PostgresStore(Store):
             worker_name(),
             iso(until),
         ]
-        with self.transaction() as conn:
-            rows = conn.execute(CLAIM, params).fetchall()
+        # One statement is one transaction in autocommit: no BEGIN and COMMIT round trips. The
+        # lock keeps it out of a transaction another thread has open on this connection.
+        with self.lock:
+            rows = self.pg.execute(CLAIM, params).fetchall()
         return [str(r[0]) for r in sorted(rows, key=lambda r: int(r[1]))]
 
     def start_run(self, started: datetime) -> int:
