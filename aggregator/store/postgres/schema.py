@@ -493,4 +493,9 @@ def migrations(available_configs: set[str]) -> list[str]:
         # segmented_function, article_fts_function): computing them was most of the time of
         # storing an article, and of a bulk load
         fold_found_function() + segmented_function() + article_fts_function(),
+        # 13: the largest story size read from an index, as on SQLite
+        """
+        CREATE INDEX stories_size ON stories
+            ((ln(1 + n_articles) + ln(1 + n_sources) + 0.5 * (n_languages - 1)));
+        """,
     ]
