@@ -37,9 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from aggregator.embed import LazyEmbedder, model_name  # noqa: E402
+from aggregator.errors import StorageError  # noqa: E402
 from aggregator.store import Store, iso, to_blob  # noqa: E402
 from aggregator.store.engine import Location, is_postgres  # noqa: E402
 from aggregator.store.postgres.bulk import PgBulkLoad  # noqa: E402
+from aggregator.store.read import Reader  # noqa: E402
 from aggregator.text import content_hash  # noqa: E402
 from aggregator.urls import url_key  # noqa: E402
 
@@ -319,6 +321,20 @@ def bench_database(engine: str, db: str | None, name: str) -> Iterator[Location]
         yield server.database(name)
     finally:
         server.close()
+
+
+def stored(location: Location) -> int:
+    """How many articles the benchmark database holds, once brought to the current schema (0
+    when it is no aggregator database yet). A reader refuses a database of an older schema:
+    taking that for an empty one would rebuild a large archive that needed only a migration."""
+    if not is_postgres(location) and not Path(location).exists():
+        return 0
+    try:
+        Store(location).close()
+        with Reader(location) as reader:
+            return reader.counts()["articles"]
+    except StorageError:
+        return 0
 
 
 def drop_database(location: Location) -> None:
