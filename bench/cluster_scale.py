@@ -39,15 +39,14 @@ from corpus import (  # noqa: E402
     drop_database,
     engine_arguments,
     load,
+    stored,
 )
 
 from aggregator.config import Settings  # noqa: E402
 from aggregator.entities import KnowledgeBase  # noqa: E402
-from aggregator.errors import StorageError  # noqa: E402
 from aggregator.pipeline import Pipeline, RunReport  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from aggregator.store.engine import Location, is_postgres  # noqa: E402
-from aggregator.store.read import Reader  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 CACHE = Path(tempfile.gettempdir()) / "aggregator-cluster-scale"
@@ -172,14 +171,6 @@ def main() -> int:
         )
     )
     return 0
-
-
-def stored(location: Location) -> int:
-    try:
-        with Reader(location) as reader:
-            return reader.counts()["articles"]
-    except StorageError:
-        return 0
 
 
 def on_server(url: str, name: str, template: str | None) -> str:

@@ -37,8 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from aggregator.embed import LazyEmbedder, model_name  # noqa: E402
+from aggregator.errors import StorageError  # noqa: E402
 from aggregator.store import Store, iso, to_blob  # noqa: E402
 from aggregator.store.engine import Location, is_postgres  # noqa: E402
+from aggregator.store.postgres.bulk import PgBulkLoad  # noqa: E402
+from aggregator.store.read import Reader  # noqa: E402
 from aggregator.text import content_hash  # noqa: E402
 from aggregator.urls import url_key  # noqa: E402
 
@@ -58,6 +61,10 @@ PG_SETTINGS = {
 }
 """The bench server's settings (the defaults' 128 MB of shared buffers would not hold the
 HNSW index of a large archive)."""
+INDEX_MEMORY = "4GB"
+"""``maintenance_work_mem`` for the index builds after a bulk load on PostgreSQL: pgvector builds
+the HNSW graph in memory while it fits (about 2.2 KB per 384-wide vector, so 2.2 GB for a million)
+and many times more slowly once it does not."""
 ARTICLE_COLUMNS = (
     "id", "url", "url_key", "content_hash", "source", "title", "text", "published", "fetched",
     "language", "tags", "story_id", "clustered",
@@ -215,7 +222,10 @@ def load(
     """Articles ``first`` .. ``first + count - 1`` with their body vectors (and title vectors,
     the same ones, when ``titles``), and, when ``clustered``, their stories; returns the time
     of each step of the bulk load in seconds. ``first`` must start a story."""
-    with store.bulk_load() as bulk:
+    bulk = store.bulk_load()
+    if isinstance(bulk, PgBulkLoad):
+        bulk.memory = INDEX_MEMORY
+    with bulk:
         for start in range(first, first + count, BATCH):
             size = min(BATCH, first + count - start)
             rows = [corpus.article(n, clustered=clustered) for n in range(start, start + size)]
@@ -311,6 +321,20 @@ def bench_database(engine: str, db: str | None, name: str) -> Iterator[Location]
         yield server.database(name)
     finally:
         server.close()
+
+
+def stored(location: Location) -> int:
+    """How many articles the benchmark database holds, once brought to the current schema (0
+    when it is no aggregator database yet). A reader refuses a database of an older schema:
+    taking that for an empty one would rebuild a large archive that needed only a migration."""
+    if not is_postgres(location) and not Path(location).exists():
+        return 0
+    try:
+        Store(location).close()
+        with Reader(location) as reader:
+            return reader.counts()["articles"]
+    except StorageError:
+        return 0
 
 
 def drop_database(location: Location) -> None:

@@ -32,10 +32,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from corpus import Corpus, bench_database, drop_database, engine_arguments, load  # noqa: E402
+from corpus import Corpus, bench_database, drop_database, engine_arguments, load, stored  # noqa: E402
 
 from aggregator.embed import model_name  # noqa: E402
-from aggregator.errors import StorageError  # noqa: E402
 from aggregator.search import embed_query, hybrid_by_vector, keyword, semantic_by_vector  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from aggregator.store.engine import Location, is_postgres  # noqa: E402
@@ -114,15 +113,6 @@ def main() -> None:
         measure(location, args)
 
 
-def stored(location: Location) -> int:
-    """How many articles the database holds (0 when it is not an aggregator database yet)."""
-    try:
-        with Reader(location) as reader:
-            return reader.counts()["articles"]
-    except StorageError:
-        return 0
-
-
 def measure(location: Location, args: argparse.Namespace) -> None:
     engine = "PostgreSQL" if is_postgres(location) else "SQLite"
     if args.rebuild or stored(location) != args.articles:
@@ -135,8 +125,6 @@ def measure(location: Location, args: argparse.Namespace) -> None:
             + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in steps.items()),
             file=sys.stderr,
         )
-    else:
-        Store(location).close()  # a database built by an older version is migrated first
     if args.build_only:
         return
     queries = (QUERIES * (1 + args.queries // len(QUERIES)))[: args.queries]

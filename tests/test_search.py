@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,11 @@ from aggregator.search import (
 from aggregator.store import Store, to_blob
 from aggregator.store.engine import Location, is_postgres
 from aggregator.store.fts import segmented, segmented_sql
+from aggregator.store.postgres.schema import (
+    article_fts_weighted_function,
+    fold_function,
+    segmented_loop_function,
+)
 from aggregator.store.read import (
     ArticleRow,
     Filters,
@@ -113,6 +119,93 @@ def test_segmenting_on_postgresql_equals_segmenting_in_python(postgres: Any, tex
     with dbs.connect(postgres.url.replace("/postgres?", "/aggregator_template?")) as conn:
         (found,) = conn.execute("SELECT segmented(?)", (text,)).fetchone()
     assert found == segmented(text)
+
+
+# The text functions the PostgreSQL full-text vector was computed with before migration 12, under
+# names of their own: migration 12 made them faster, and every stored vector must stay the same.
+EARLIER_TEXT_FUNCTIONS = (
+    fold_function("fold_earlier"),
+    segmented_loop_function("segmented_earlier").replace(
+        "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"
+    ),
+    article_fts_weighted_function("article_fts_earlier", "fold_earlier", "segmented_earlier"),
+)
+TRICKY_TEXTS = [
+    "",
+    "Zölle auf Elektroautos: ÄÖÜ äöü ß",
+    "Européenne, CRÉDIT, naïve, Ångström, Ørsted, Œuvre",
+    "Łódź, Świętokrzyskie, ŻÓŁĆ, İstanbul, Şahin, ığdır",
+    "Nguyễn Thị Ứng, Hà Nội, Đà Nẵng, Ḍḥ ṢṬ",
+    "小米SU7交付量突破1万台，雷军（Lei Jun）表示 élan",
+    "ΟΔΟΣ中文 Ελλάδα ΆΈΉ, Москва ЁЖ, हिन्दी, 한국어, العربية",
+    "トヨタ・プリウス、ホンダ𠀀 ア a1。é",
+]
+
+
+@pytest.fixture(scope="module")
+def earlier_functions(postgres: Any) -> str:
+    """A database holding the current text functions and the earlier ones beside them."""
+    import psycopg
+
+    url = postgres.new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql in EARLIER_TEXT_FUNCTIONS:
+            conn.execute(sql)
+    return url
+
+
+def earlier_and_current(url: str, rows: list[tuple[str | None, str, str]]) -> list[Any]:
+    """Per row (language, title, body): folded body, segmented body and full-text vector, each
+    by the earlier and the current functions."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT fold_earlier(b), fold(b), segmented_earlier(b), segmented(b), "
+            "article_fts_earlier(l, t, b)::text, article_fts(l, t, b)::text "
+            "FROM unnest(%s::text[], %s::text[], %s::text[]) AS r(l, t, b)",
+            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+        ).fetchall()
+
+
+def test_full_text_vectors_are_those_of_the_earlier_functions(earlier_functions: str) -> None:
+    demo = [
+        (
+            item["language"],
+            item["title"],
+            " ".join(item["body"]) if isinstance(item["body"], list) else item["body"],
+        )
+        for path in sorted(
+            (Path(__file__).parent.parent / "data" / "demo" / "events").glob("*.json")
+        )
+        for item in json.loads(path.read_text(encoding="utf-8"))["articles"]
+        if "body" in item
+    ]
+    tricky = [
+        (language, text[:20], text)
+        for text in TRICKY_TEXTS
+        for language in (None, "en", "de", "fr", "tr", "zh", "pt-BR")
+    ]
+    rows = earlier_and_current(earlier_functions, demo + tricky)
+    assert len(rows) == len(demo) + len(tricky) > 300
+    for row in rows:
+        assert row[0] == row[1] and row[2] == row[3] and row[4] == row[5]
+    assert rows[len(demo) + 7][1] == "zolle auf elektroautos: aou aou ß"
+    assert sum("'xiaomi'" in r[5] for r in rows) > 10
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(alphabet="AaÄäÉéÑñŁłŻżĄąİıŞşỨứẞß小米汽车ア𠀀ΣσЖж 1。.-'", max_size=200),
+    st.sampled_from([None, "en", "de", "pl", "tr", "zh"]),
+)
+def test_text_functions_agree_with_the_earlier_ones_on_any_text(
+    earlier_functions: str, text: str, language: str | None
+) -> None:
+    ((fold_before, fold_now, seg_before, seg_now, fts_before, fts_now),) = earlier_and_current(
+        earlier_functions, [(language, text[:30], text)]
+    )
+    assert (fold_now, seg_now, fts_now) == (fold_before, seg_before, fts_before)
 
 
 def test_segmenting_sets_bigrams_apart_and_keeps_other_text() -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import dbs
+import pytest
+
 from aggregator.store import Store, iso
-from aggregator.store.engine import Location
+from aggregator.store.engine import Location, is_postgres
 from aggregator.store.read import Filters, Reader
-from aggregator.store.stories import story_score
+from aggregator.store.stories import HALF_LIFE_HOURS, RECENT_HOURS, STORY_SIZE, story_score
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -64,3 +68,26 @@ def test_each_page_is_the_page_of_the_whole_ranking(db: Location) -> None:
                 ]
             german = reader.story_page(limit=10, now=now, filters=Filters(languages=("de",)))
             assert all("de" in s.languages for s in german.stories)
+
+
+def test_the_score_bound_of_older_stories_is_read_from_the_size_index(db: Location) -> None:
+    store_stories(db, 300, seed=3)
+    with Reader(db) as reader:
+        stories = reader.story_page(limit=1000, now=NOW).stories
+        largest = max(
+            math.log1p(s.n_articles) + math.log1p(s.n_sources) + 0.5 * (s.n_languages - 1)
+            for s in stories
+        )
+        decay = 2 * 2 ** (-RECENT_HOURS / HALF_LIFE_HOURS)
+        assert reader._older_bound() == pytest.approx(largest * decay)
+    bound = f"SELECT {STORY_SIZE} FROM stories ORDER BY {STORY_SIZE} DESC LIMIT 1"
+    explain = "EXPLAIN " if is_postgres(db) else "EXPLAIN QUERY PLAN "
+    plan = " ".join(str(part) for row in dbs.query(db, explain + bound) for part in row)
+    assert "stories_size" in plan
+
+
+def test_the_score_bound_of_an_empty_archive_is_zero(db: Location) -> None:
+    Store(db).close()
+    with Reader(db) as reader:
+        assert reader._older_bound() == 0.0
+        assert reader.story_page(limit=20, now=NOW).stories == ()
