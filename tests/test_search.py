@@ -317,13 +317,13 @@ WORD_FORMS = [
 ]
 
 
-@pytest.fixture
-def word_forms(db: Location) -> Location:
+def fill(db: Location, rows: list[tuple[str, str, str, str]]) -> Location:
+    """``db`` emptied, then holding ``rows`` (key, language, title, text) as articles."""
     newsdb.empty(db)
     records = [
         {"id": key, "language": language, "title": title, "text": text,
-         "url": f"https://forms.example/{key}", "published": "2024-04-15T08:00:00Z"}
-        for key, language, title, text in WORD_FORMS
+         "url": f"https://articles.example/{key}", "published": "2024-04-15T08:00:00Z"}
+        for key, language, title, text in rows
     ]  # fmt: skip
     with Store(db) as store, store.transaction() as conn:
         store.insert_articles(
@@ -332,6 +332,11 @@ def word_forms(db: Location) -> Location:
             fetched=newsdb.NOW,
         )
     return db
+
+
+@pytest.fixture
+def word_forms(db: Location) -> Location:
+    return fill(db, WORD_FORMS)
 
 
 @pytest.mark.parametrize(
@@ -690,22 +695,6 @@ SAME_RANKING = [
     ("byd", "en", "BYD opens its first European car plant in Hungary",
      "BYD will build electric cars in Szeged from next year, the company said on Thursday."),
 ]  # fmt: skip
-
-
-def fill(db: Location, rows: list[tuple[str, str, str, str]]) -> Location:
-    newsdb.empty(db)
-    records = [
-        {"id": key, "language": language, "title": title, "text": text,
-         "url": f"https://same.example/{key}", "published": "2024-04-15T08:00:00Z"}
-        for key, language, title, text in rows
-    ]  # fmt: skip
-    with Store(db) as store, store.transaction() as conn:
-        store.insert_articles(
-            conn,
-            [(article_from_record(r, n, "t"), []) for n, r in enumerate(records)],
-            fetched=newsdb.NOW,
-        )
-    return db
 
 
 def test_the_same_articles_rank_the_same_on_both_engines(
